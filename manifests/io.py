@@ -1,0 +1,198 @@
+"""Read, write, export and merge manifests.
+
+The canonical file is Parquet with :data:`manifests.schema.SCHEMA`. Writes are atomic (a temp
+file in the same directory, fsync, ``os.replace``): a crash never leaves a half-written manifest.
+Exports (CSV, JSONL) flatten nested columns to JSON strings so nothing is lost.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from manifests.errors import ManifestError, UsageError
+from manifests.registry import lookup
+from manifests.schema import COLUMNS, SCHEMA, conform
+
+MANIFEST_NAME = "manifest.parquet"
+#: Parquet key-value metadata stored with the table (e.g. split seed, group key).
+META_KEY = b"medharvest"
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
+    """Yield a temp path beside ``path``; on success it replaces ``path`` atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix + ".tmp", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        with open(tmp_path, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp_path, path)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def write_json_atomic(path: str | os.PathLike, obj: object) -> None:
+    write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def resolve_manifest(path: str | os.PathLike) -> Path:
+    """A manifest path, or a directory holding ``manifest.parquet``."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / MANIFEST_NAME
+    if not p.is_file():
+        raise UsageError(f"manifest '{path}' does not exist")
+    return p
+
+
+def read_manifest(path: str | os.PathLike, columns: Iterable[str] | None = None) -> pa.Table:
+    """Read a manifest (file or directory), conformed to the schema.
+
+    ``columns`` reads only those columns (columnar: a 1M-row manifest's ``split`` column is cheap).
+    """
+    p = resolve_manifest(path)
+    try:
+        if columns is not None:
+            columns = list(columns)
+            for c in columns:
+                lookup({c: c for c in COLUMNS}, c, "column")
+            file_cols = set(pq.read_schema(p).names)
+            present = [c for c in columns if c in file_cols]
+            table = pq.read_table(p, columns=present)
+            for c in columns:
+                if c not in file_cols:
+                    table = table.append_column(SCHEMA.field(c), pa.nulls(table.num_rows, SCHEMA.field(c).type))
+            return table.select(columns)
+        table = pq.read_table(p)
+    except (pa.ArrowInvalid, OSError) as err:
+        raise ManifestError(f"cannot read manifest '{p}': {err}") from err
+    meta = table.schema.metadata or {}
+    table = conform(table.replace_schema_metadata(None))
+    return table.replace_schema_metadata(meta)
+
+
+def read_meta(path: str | os.PathLike) -> dict:
+    """The medharvest metadata dict stored in a manifest file (``{}`` if none)."""
+    meta = pq.read_schema(resolve_manifest(path)).metadata or {}
+    raw = meta.get(META_KEY)
+    return json.loads(raw) if raw else {}
+
+
+def write_manifest(table: pa.Table, path: str | os.PathLike, *, meta: dict | None = None) -> Path:
+    """Write ``table`` atomically as Parquet; ``meta`` is stored as key-value metadata."""
+    path = Path(path)
+    if path.suffix != ".parquet":
+        path = path / MANIFEST_NAME
+    old_meta = {}
+    if table.schema.metadata and META_KEY in table.schema.metadata:
+        old_meta = json.loads(table.schema.metadata[META_KEY])
+    table = conform(table.replace_schema_metadata(None))
+    merged = {**old_meta, **(meta or {})}
+    table = table.replace_schema_metadata({META_KEY: json.dumps(merged, sort_keys=True).encode()})
+    with atomic_path(path, ".parquet") as tmp:
+        pq.write_table(table, tmp, compression="zstd", row_group_size=128 * 1024)
+    return path
+
+
+# --- exports ------------------------------------------------------------------------------
+
+def _flat_rows(table: pa.Table, batch_size: int = 65536) -> Iterator[dict]:
+    nested = [f.name for f in table.schema if pa.types.is_list(f.type) or pa.types.is_struct(f.type)]
+    for batch in table.to_batches(max_chunksize=batch_size):
+        for row in batch.to_pylist():
+            for name in nested:
+                row[name] = json.dumps(row[name], ensure_ascii=False) if row[name] is not None else None
+            ts = row.get("retrieved_at")
+            if ts is not None:
+                row["retrieved_at"] = ts.isoformat()
+            yield row
+
+
+def export_csv(table: pa.Table, path: str | os.PathLike) -> Path:
+    import csv
+
+    path = Path(path)
+    with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=table.column_names)
+        writer.writeheader()
+        for row in _flat_rows(table):
+            writer.writerow(row)
+    return path
+
+
+def export_jsonl(table: pa.Table, path: str | os.PathLike) -> Path:
+    path = Path(path)
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+        for batch in table.to_batches(max_chunksize=65536):
+            for row in batch.to_pylist():
+                ts = row.get("retrieved_at")
+                if ts is not None:
+                    row["retrieved_at"] = ts.isoformat()
+                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    return path
+
+
+def _export_parquet(table: pa.Table, path: str | os.PathLike) -> Path:
+    return write_manifest(table, path)
+
+
+EXPORTERS = {"csv": export_csv, "jsonl": export_jsonl, "parquet": _export_parquet}
+
+
+def export(table: pa.Table, path: str | os.PathLike, fmt: str | None = None) -> Path:
+    """Export in ``fmt`` (csv, jsonl, parquet), or by the file's suffix."""
+    fmt = fmt or Path(path).suffix.lstrip(".")
+    return lookup(EXPORTERS, fmt, "export format")(table, path)
+
+
+# --- merge ---------------------------------------------------------------------------------
+
+def merge(tables: list[pa.Table], *, compare: Iterable[str] = ("image_sha256", "labels", "text")) -> tuple[pa.Table, list[dict]]:
+    """Concatenate manifests and de-duplicate by ``key``; the first occurrence wins.
+
+    Returns the merged table and a list of conflicts: for each key seen more than once with a
+    different value in one of ``compare``, ``{"key", "column", "kept", "dropped"}``.
+    """
+    if not tables:
+        return SCHEMA.empty_table(), []
+    table = pa.concat_tables([conform(t.replace_schema_metadata(None)) for t in tables])
+    n = table.num_rows
+    idx = pa.array(range(n), type=pa.int64())
+    keys = table.column("key")
+    grouped = pa.table({"key": keys, "i": idx}).group_by("key", use_threads=False).aggregate([("i", "min"), ("i", "count")])
+    first = pc.sort_indices(grouped.column("i_min"))
+    keep = pc.take(grouped.column("i_min"), first)
+    conflicts: list[dict] = []
+    dup_keys = pc.filter(grouped.column("key"), pc.greater(grouped.column("i_count"), 1))
+    if len(dup_keys):
+        mask = pc.is_in(keys, value_set=dup_keys)
+        sub = table.filter(mask).select(["key", *compare]).to_pylist()
+        seen: dict[str, dict] = {}
+        for row in sub:
+            if row["key"] not in seen:
+                seen[row["key"]] = row
+                continue
+            kept = seen[row["key"]]
+            for col in compare:
+                if row[col] != kept[col]:
+                    conflicts.append({"key": row["key"], "column": col, "kept": kept[col], "dropped": row[col]})
+    return table.take(keep), conflicts

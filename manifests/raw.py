@@ -1,0 +1,174 @@
+"""The raw store: what crawlers, importers and the sample generator write, and curation reads.
+
+Layout::
+
+    <data>/raw/<source>/files/...        downloaded / generated files
+    <data>/raw/<source>/items.jsonl      one JSON object per image-text pair (see RawItem)
+    <data>/raw/<source>/stats.json       written last: counts per status; doubles as "done"
+
+Items are appended one line at a time and flushed, so a killed run leaves at most one partial
+last line, which :class:`RawStore` drops when it re-opens the store; a re-run skips ids already
+written with ``status == "ok"`` (resume).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections import Counter
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+
+from manifests.errors import ManifestError, UsageError
+from manifests.schema import make_key
+
+
+@dataclasses.dataclass
+class RawItem:
+    """One image-text pair as a source delivered it (before curation)."""
+
+    source: str
+    source_id: str
+    file: str | None = None              # relative to the source dir, or absolute (importers)
+    sha256: str | None = None
+    text: str | None = None
+    text_kind: str | None = None          # report | caption | description
+    license: str | None = None
+    license_url: str | None = None
+    attribution: str | None = None
+    source_url: str | None = None
+    retrieved_at: str | None = None       # ISO 8601, UTC
+    patient_id: str | None = None
+    study_id: str | None = None
+    modality: str | None = None
+    body_part: str | None = None
+    view: str | None = None
+    labels: dict[str, str] = dataclasses.field(default_factory=dict)   # finding -> state
+    label_source: str | None = None       # dataset | ner | human | model
+    boxes: list[dict] = dataclasses.field(default_factory=list)      # {label, x, y, w, h}
+    split: str | None = None              # the dataset's official split, if any
+    meta: dict = dataclasses.field(default_factory=dict)
+    status: str = "ok"
+    error: str | None = None
+
+    @property
+    def key(self) -> str:
+        return make_key(self.source, self.source_id)
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), ensure_ascii=False, sort_keys=True, default=str)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "RawItem":
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ManifestError(f"raw item {d.get('source_id')!r} has unknown field(s) {sorted(unknown)}")
+        return cls(**d)
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class RawStore:
+    """Append-only writer/reader of one source's raw store."""
+
+    def __init__(self, data_dir: str | os.PathLike, source: str):
+        if not source or "/" in source or source.startswith("."):
+            raise UsageError(f"source name {source!r} is not a valid directory name")
+        self.source = source
+        self.root = Path(data_dir) / "raw" / source
+        self.files_dir = self.root / "files"
+        self.items_path = self.root / "items.jsonl"
+        self.stats_path = self.root / "stats.json"
+        self._fh = None
+
+    # -- reading ------------------------------------------------------------------------
+    def iter_items(self) -> Iterator[RawItem]:
+        """Every complete item line; a partial last line (a killed writer) is ignored."""
+        if not self.items_path.exists():
+            return
+        with open(self.items_path, "rb") as fh:
+            for lineno, raw in enumerate(fh, 1):
+                if not raw.endswith(b"\n"):
+                    break  # partial last line
+                if not raw.strip():
+                    continue
+                try:
+                    d = json.loads(raw)
+                except json.JSONDecodeError as err:
+                    raise ManifestError(f"{self.items_path}:{lineno}: not JSON ({err})") from err
+                yield RawItem.from_dict(d)
+
+    def latest(self) -> dict[str, RawItem]:
+        """The last item written for each source_id (a retry appends a newer line)."""
+        out: dict[str, RawItem] = {}
+        for item in self.iter_items():
+            out[item.source_id] = item
+        return out
+
+    def done_ids(self) -> set[str]:
+        return {sid for sid, it in self.latest().items() if it.status == "ok"}
+
+    def resolve(self, item: RawItem) -> Path | None:
+        """Absolute path of the item's file."""
+        if not item.file:
+            return None
+        p = Path(item.file)
+        return p if p.is_absolute() else self.root / p
+
+    # -- writing ------------------------------------------------------------------------
+    def open(self) -> "RawStore":
+        self.files_dir.mkdir(parents=True, exist_ok=True)
+        if self.items_path.exists():
+            data = self.items_path.read_bytes()
+            if data and not data.endswith(b"\n"):
+                cut = data.rfind(b"\n") + 1
+                with open(self.items_path, "r+b") as fh:
+                    fh.truncate(cut)
+        self._fh = open(self.items_path, "a", encoding="utf-8")
+        return self
+
+    def append(self, item: RawItem) -> None:
+        if self._fh is None:
+            raise RuntimeError("RawStore.append() before open()")
+        if item.source != self.source:
+            raise ValueError(f"item of source {item.source!r} written to store {self.source!r}")
+        self._fh.write(item.to_json() + "\n")
+        self._fh.flush()
+
+    def close(self, stats: dict | None = None) -> dict:
+        """Close the item file and write ``stats.json`` (counts per status + ``stats``)."""
+        if self._fh is not None:
+            os.fsync(self._fh.fileno())
+            self._fh.close()
+            self._fh = None
+        counts = Counter(it.status for it in self.latest().values())
+        summary = {"source": self.source, "items": sum(counts.values()), "status": dict(counts), **(stats or {})}
+        from manifests.io import write_json_atomic
+
+        write_json_atomic(self.stats_path, summary)
+        return summary
+
+    def __enter__(self) -> "RawStore":
+        return self.open()
+
+    def __exit__(self, *exc) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+
+def find_stores(path: str | os.PathLike) -> list[RawStore]:
+    """Raw stores under ``path``: ``<data>``, ``<data>/raw`` or ``<data>/raw/<source>``."""
+    p = Path(path)
+    if (p / "items.jsonl").exists():
+        return [RawStore(p.parent.parent, p.name)]
+    raw = p / "raw" if (p / "raw").is_dir() else p
+    stores = [RawStore(raw.parent, d.name) for d in sorted(raw.iterdir()) if (d / "items.jsonl").exists()] if raw.is_dir() else []
+    if not stores:
+        raise UsageError(f"no raw store (raw/<source>/items.jsonl) under '{path}'")
+    return stores

@@ -1,0 +1,5 @@
+import sys
+
+from medharvest.cli import main
+
+sys.exit(main())

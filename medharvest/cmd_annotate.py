@@ -1,0 +1,7 @@
+"""`medharvest annotate` (being built; registers nothing yet)."""
+
+from __future__ import annotations
+
+
+def register(sub) -> None:
+    return None

@@ -1,0 +1,25 @@
+"""Session-wide test helpers: where ``../shared`` is, and skipping cleanly without it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("MEDHARVEST_SHARED", REPO.parent / "shared"))
+
+
+def shared_path(*parts: str) -> Path:
+    """Path under ../shared, or skip the test with the reason when it is absent."""
+    p = SHARED.joinpath(*parts)
+    if not p.exists():
+        pytest.skip(f"needs {p} (the shared data/fixtures folder beside the repository); not present here")
+    return p
+
+
+@pytest.fixture
+def shared():
+    """``shared("data", "nih_cxr14_64px")`` -> Path, skipping when absent."""
+    return shared_path
