@@ -146,6 +146,22 @@ def labels_dict(labels: list[dict] | None, *, label_source: str | None = None) -
     return out
 
 
+#: Default trust order when several label sources label the same finding.
+LABEL_PREFERENCE: tuple[str, ...] = ("human", "dataset", "model", "ner", "synthetic")
+
+
+def primary_labels(labels: list[dict] | None, prefer: tuple[str, ...] = LABEL_PREFERENCE) -> dict[str, str]:
+    """{finding: state} taking, per finding, the state from the most trusted ``label_source``."""
+    rank = {s: i for i, s in enumerate(prefer)}
+    best: dict[str, tuple[int, str]] = {}
+    for item in labels or []:
+        r = rank.get(item.get("label_source") or "", len(rank))
+        f = item["finding"]
+        if f not in best or r <= best[f][0]:
+            best[f] = (r, item["state"])
+    return {f: s for f, (_, s) in best.items()}
+
+
 def conform(table: pa.Table) -> pa.Table:
     """Add missing columns (nulls / empty lists) and order + cast to :data:`SCHEMA`.
 
