@@ -1,0 +1,307 @@
+"""PubMed Central — figure–caption pairs from open-access articles (E-utilities + PMC OA service).
+
+Datasheet
+---------
+What it is
+    PMC (https://pmc.ncbi.nlm.nih.gov) is the NLM's full-text archive of biomedical articles; its
+    Open Access (OA) subset (several million articles) may be reused under each article's licence.
+    Every figure (``<fig>``: label, caption, graphic) becomes one image–caption pair.
+Access
+    E-utilities (``https://eutils.ncbi.nlm.nih.gov/entrez/eutils/``), public, no account:
+    ``esearch.fcgi?db=pmc&term=…&usehistory=y`` puts the hits on the History server and returns
+    ``WebEnv`` + ``QueryKey``; ``efetch.fcgi?db=pmc&WebEnv=…&query_key=…&retstart=…&retmax=…``
+    returns the articles as JATS XML in batches. Every request carries ``tool`` and ``email`` (and
+    ``api_key`` when ``NCBI_API_KEY`` is set; the key is a secret: never logged, never in items).
+    OA check: ``https://www.ncbi.nlm.nih.gov/pmc/utils/oa/oa.fcgi?id=PMCxxxx`` returns the record's
+    ``license`` and package links, or ``<error code="idIsNotOpenAccess">``.
+    Figures: ``/pmc/articles/PMCxxxx/bin/<graphic href>.jpg``.
+Licence
+    Per article: JATS ``<permissions><license xlink:href=…>`` or ``<ali:license_ref>``, else the OA
+    service's ``license`` attribute. Only articles in the OA subset with a Creative Commons (or CC0)
+    licence are kept; the others are recorded with ``status="skipped"``. ``--licences`` narrows further.
+Rate limits
+    NCBI: at most 3 requests/second without an API key, 10 with one; large jobs on weekends or
+    21:00–05:00 US Eastern. Enforced per host by the spider's download delay.
+Citation
+    Cite each article (``attribution``: authors, title, journal, year, DOI) and PMC:
+    Sayers EW et al. Database resources of the NCBI. Nucleic Acids Res.
+
+XML is parsed with defusedxml (no entity expansion, no external DTD fetch).
+Items: one per figure (``source_id`` = ``PMCxxxx/<fig id>``), ``text`` = label + caption
+(``text_kind="caption"``), ``study_id`` = the PMCID.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import posixpath
+import re
+from urllib.parse import urlencode
+from xml.etree.ElementTree import Element
+
+from defusedxml import ElementTree as SafeET
+from defusedxml.common import DefusedXmlException
+
+from crawlers import licences
+from manifests.raw import RawItem, now_iso
+
+SOURCE = "pmc"
+DEFAULT_BASE_URL = "https://eutils.ncbi.nlm.nih.gov"
+EUTILS_PATH = "/entrez/eutils"
+OA_PATH = "/pmc/utils/oa/oa.fcgi"
+DEFAULT_OA_BASE = "https://www.ncbi.nlm.nih.gov"
+DEFAULT_FIGURE_BASE = "https://www.ncbi.nlm.nih.gov"
+TOOL = "medharvest"
+BATCH = 20
+XLINK = "{http://www.w3.org/1999/xlink}href"
+ALI_LICENSE_REF = "{http://www.niso.org/schemas/ali/1.0/}license_ref"
+
+
+class PmcFormatError(ValueError):
+    """A body that is not the expected E-utilities / JATS / OA-service XML."""
+
+
+def _xml(body: bytes, what: str) -> Element:
+    try:
+        return SafeET.fromstring(body)
+    except (SafeET.ParseError, DefusedXmlException, ValueError) as err:
+        raise PmcFormatError(f"{what}: not XML ({err}); starts {body[:60]!r}") from err
+
+
+def _params(extra: dict, *, email: str | None, api_key: str | None) -> str:
+    p = {**extra, "tool": TOOL}
+    if email:
+        p["email"] = email
+    if api_key:
+        p["api_key"] = api_key
+    return urlencode(p)
+
+
+def esearch_url(base_url: str, term: str, *, email: str | None = None, api_key: str | None = None,
+                retmax: int = 0) -> str:
+    """History-server search: only WebEnv/QueryKey/Count are needed (``retmax=0`` by default)."""
+    q = _params({"db": "pmc", "term": term, "usehistory": "y", "retmax": retmax}, email=email, api_key=api_key)
+    return f"{base_url.rstrip('/')}{EUTILS_PATH}/esearch.fcgi?{q}"
+
+
+def efetch_url(base_url: str, webenv: str, query_key: str, *, retstart: int, retmax: int = BATCH,
+               email: str | None = None, api_key: str | None = None) -> str:
+    q = _params({"db": "pmc", "WebEnv": webenv, "query_key": query_key, "retstart": retstart,
+                 "retmax": retmax, "retmode": "xml"}, email=email, api_key=api_key)
+    return f"{base_url.rstrip('/')}{EUTILS_PATH}/efetch.fcgi?{q}"
+
+
+def oa_url(base_url: str, pmcid: str) -> str:
+    return f"{base_url.rstrip('/')}{OA_PATH}?{urlencode({'id': pmcid})}"
+
+
+def figure_url(base_url: str, pmcid: str, href: str) -> str:
+    name = posixpath.basename(href)
+    if not posixpath.splitext(name)[1]:
+        name += ".jpg"
+    return f"{base_url.rstrip('/')}/pmc/articles/{pmcid}/bin/{name}"
+
+
+def rate_delay(api_key: str | None) -> float:
+    """Seconds between requests to NCBI: 3/s without a key, 10/s with one."""
+    return 0.1 if api_key else 0.34
+
+
+@dataclasses.dataclass
+class SearchResult:
+    count: int
+    webenv: str
+    query_key: str
+    ids: list[str]
+
+
+def parse_esearch(body: bytes) -> SearchResult:
+    root = _xml(body, "esearch")
+    if root.tag != "eSearchResult":
+        raise PmcFormatError(f"esearch: unexpected root <{root.tag}>")
+    err = root.findtext("ERROR")
+    if err:
+        raise PmcFormatError(f"esearch error: {err.strip()}")
+    return SearchResult(
+        count=int(root.findtext("Count") or 0),
+        webenv=(root.findtext("WebEnv") or "").strip(),
+        query_key=(root.findtext("QueryKey") or "").strip(),
+        ids=[(e.text or "").strip() for e in root.iterfind("IdList/Id")],
+    )
+
+
+@dataclasses.dataclass
+class OaRecord:
+    pmcid: str
+    open_access: bool
+    license: str | None = None          # normalised
+    license_raw: str | None = None
+    citation: str | None = None
+    retracted: bool = False
+    links: dict[str, str] = dataclasses.field(default_factory=dict)
+    error: str | None = None
+
+
+def parse_oa(body: bytes, pmcid: str) -> OaRecord:
+    """An ``oa.fcgi`` answer -> :class:`OaRecord` (``open_access=False`` on ``idIsNotOpenAccess``)."""
+    root = _xml(body, "oa.fcgi")
+    if root.tag != "OA":
+        raise PmcFormatError(f"oa.fcgi: unexpected root <{root.tag}>")
+    err = root.find("error")
+    if err is not None:
+        return OaRecord(pmcid=pmcid, open_access=False, error=f"{err.get('code')}: {(err.text or '').strip()}")
+    rec = root.find("records/record")
+    if rec is None:
+        return OaRecord(pmcid=pmcid, open_access=False, error="no OA record")
+    raw = rec.get("license")
+    return OaRecord(
+        pmcid=rec.get("id") or pmcid,
+        open_access=True,
+        license=licences.normalise(raw),
+        license_raw=raw,
+        citation=rec.get("citation"),
+        retracted=rec.get("retracted") == "yes",
+        links={ln.get("format"): ln.get("href") for ln in rec.iterfind("link") if ln.get("format")},
+    )
+
+
+def _text(el: Element | None) -> str:
+    return " ".join("".join(el.itertext()).split()) if el is not None else ""
+
+
+def _caption(fig: Element) -> str:
+    cap = fig.find("caption")
+    if cap is None:
+        return ""
+    parts = [_text(cap.find("title"))] + [_text(p) for p in cap.iterfind("p")]
+    return " ".join(p for p in parts if p) or _text(cap)
+
+
+def article_licence(article: Element) -> tuple[str | None, str | None]:
+    """(normalised licence, licence URL) from ``<permissions>``; ``(None, None)`` when absent."""
+    perm = article.find("front/article-meta/permissions")
+    if perm is None:
+        return None, None
+    for lic in perm.iterfind("license"):
+        candidates = [(lic.findtext(ALI_LICENSE_REF) or "").strip(), lic.get(XLINK) or ""]
+        candidates += [x.get(XLINK) or "" for x in lic.iter("ext-link")]
+        for url in candidates:
+            name = licences.normalise(url)
+            if name:
+                return name, url
+        name = licences.normalise(lic.get("license-type"))
+        if name:
+            return name, licences.url_for(name)
+    return None, None
+
+
+def _ids(article: Element) -> dict[str, str]:
+    out = {}
+    for el in article.iterfind("front/article-meta/article-id"):
+        kind = el.get("pub-id-type")
+        if kind and el.text:
+            out[kind] = el.text.strip()
+    pmcid = out.get("pmcid") or out.get("pmc")
+    if pmcid and not pmcid.upper().startswith("PMC"):
+        pmcid = "PMC" + pmcid
+    if pmcid:
+        out["pmcid"] = pmcid
+    return out
+
+
+def _attribution(article: Element, ids: dict[str, str]) -> str:
+    meta = article.find("front/article-meta")
+    names = []
+    for c in meta.iterfind("contrib-group/contrib[@contrib-type='author']") if meta is not None else []:
+        sur, given = c.findtext("name/surname"), c.findtext("name/given-names")
+        if sur:
+            names.append(f"{sur} {''.join(w[0] for w in (given or '').split())}".strip())
+        elif c.findtext("collab"):
+            names.append(_text(c.find("collab")))
+    authors = ", ".join(names[:3]) + (" et al." if len(names) > 3 else "")
+    title = _text(meta.find("title-group/article-title")) if meta is not None else ""
+    journal = _text(article.find("front/journal-meta/journal-title-group/journal-title"))
+    year = (meta.findtext("pub-date/year") if meta is not None else None) or ""
+    parts = [authors, title.rstrip("."), f"{journal} {year}".strip()]
+    doi = ids.get("doi")
+    line = ". ".join(p for p in parts if p)
+    return f"{line}. doi:{doi}" if doi else line
+
+
+def parse_efetch(body: bytes, *, figure_base: str = DEFAULT_FIGURE_BASE,
+                 retrieved_at: str | None = None) -> list[tuple[str, list[RawItem]]]:
+    """A ``pmc-articleset`` -> ``[(pmcid, [one RawItem per figure])]``, in document order.
+
+    Licence comes from the article's ``<permissions>``; an article without a CC licence gets its
+    figures (or one placeholder item, when it has none) with ``status="skipped"``; whether it is
+    in the OA subset is decided later with :func:`apply_oa`.
+    """
+    root = _xml(body, "efetch")
+    if root.tag == "eFetchResult":
+        raise PmcFormatError(f"efetch error: {(root.findtext('ERROR') or '').strip()}")
+    articles = [root] if root.tag == "article" else list(root.iterfind("article"))
+    if root.tag not in ("pmc-articleset", "article"):
+        raise PmcFormatError(f"efetch: unexpected root <{root.tag}>")
+    when = retrieved_at or now_iso()
+    out = []
+    for art in articles:
+        ids = _ids(art)
+        pmcid = ids.get("pmcid") or "PMC?"
+        lic, lic_url = article_licence(art)
+        attribution = _attribution(art, ids)
+        items = []
+        for n, fig in enumerate(art.iter("fig"), 1):
+            graphic = next((g for g in fig.iter("graphic") if g.get("specific-use") != "thumbnail"), None)
+            href = graphic.get(XLINK) if graphic is not None else None
+            label = _text(fig.find("label"))
+            caption = _caption(fig)
+            text = f"{label} {caption}".strip() if label and not caption.startswith(label) else caption
+            fig_id = fig.get("id") or f"fig{n}"
+            status, error = "ok", None
+            if not href:
+                status, error = "error", "figure has no <graphic xlink:href>"
+            items.append(RawItem(
+                source=SOURCE, source_id=f"{pmcid}/{fig_id}", text=text or None,
+                text_kind="caption" if text else None, license=lic, license_url=lic_url,
+                attribution=attribution, source_url=f"https://pmc.ncbi.nlm.nih.gov/articles/{pmcid}/#{fig_id}",
+                retrieved_at=when, study_id=pmcid,
+                meta={k: v for k, v in {
+                    "file_url": figure_url(figure_base, pmcid, href) if href else None,
+                    "graphic": href, "label": label, "pmid": ids.get("pmid"), "doi": ids.get("doi"),
+                    "article_type": art.get("article-type"),
+                }.items() if v},
+                status=status, error=error,
+            ))
+        if not items:
+            reason = "no <fig> in the article" if art.find("body") is not None else \
+                "no full text in XML (publisher does not allow it)"
+            items.append(RawItem(source=SOURCE, source_id=f"{pmcid}/-", license=lic, license_url=lic_url,
+                                 attribution=attribution, retrieved_at=when, study_id=pmcid,
+                                 status="skipped", error=reason))
+        out.append((pmcid, items))
+    return out
+
+
+def apply_oa(items: list[RawItem], oa: OaRecord, families: frozenset[str] | None = None) -> list[RawItem]:
+    """Keep the figures only when the article is OA with a CC licence (and in ``families``)."""
+    for it in items:
+        if it.status != "ok":
+            continue
+        if it.license is None and oa.license:
+            it.license, it.license_url = oa.license, licences.url_for(oa.license)
+        it.meta["oa_license"] = oa.license_raw
+        if not oa.open_access:
+            it.status, it.error = "skipped", f"not in the PMC OA subset ({oa.error})"
+        elif oa.retracted:
+            it.status, it.error = "skipped", "article is retracted"
+        elif not (licences.family(it.license) or "").startswith(("CC-", "CC0")):
+            it.status, it.error = "skipped", f"licence {it.license!r} is not a Creative Commons licence"
+        elif families is not None and not licences.allowed(it.license, families):
+            it.status, it.error = "skipped", f"licence {it.license!r} not in --licences"
+    return items
+
+
+def pmcid_of(uid: str) -> str:
+    """esearch ``db=pmc`` ids are bare numbers: ``9100001`` -> ``PMC9100001``."""
+    uid = uid.strip()
+    return uid if re.match(r"(?i)pmc", uid) else f"PMC{uid}"

@@ -1,0 +1,188 @@
+"""Wikimedia Commons — freely licensed media, through the MediaWiki Action API.
+
+Datasheet
+---------
+What it is
+    Commons (https://commons.wikimedia.org) holds >100 M freely licensed files, among them many
+    radiographs, CT/MRI slices, histology and clinical photographs, with a description page per file.
+Access
+    Public Action API at ``/w/api.php`` (JSON, ``formatversion=2``), no account needed for reading.
+    Discovery: ``list=categorymembers&cmtitle=Category:…&cmtype=file`` (a ``Category:`` query) or
+    ``list=search&srnamespace=6&srsearch=…`` (any other query). Metadata:
+    ``prop=imageinfo&iiprop=url|size|mime|sha1|extmetadata`` for up to 50 titles per request.
+    Paging follows the ``continue`` protocol: every key of the ``continue`` object is sent back
+    unchanged with the next request. Files come from ``upload.wikimedia.org``.
+Licence
+    Per file, from ``extmetadata``: ``LicenseShortName`` ("CC BY-SA 4.0", "Public domain", "CC0"…),
+    ``LicenseUrl``, ``AttributionRequired``, ``Artist``/``Credit`` (HTML). Only files whose licence
+    family is in ``--licences`` (default ``CC-BY,CC-BY-SA,CC0,PD``) are downloaded; the others are
+    written with ``status="skipped"``. The attribution line is built from Artist + Credit.
+Etiquette and rate limits
+    A descriptive User-Agent with a contact (Wikimedia's User-Agent policy), ``maxlag=5`` on every
+    API request: a ``maxlag`` error (HTTP 200 or 503, ``Retry-After`` header) means "wait and
+    retry", never "failed". Requests are sequential per host (no parallel API calls).
+Integrity
+    Each downloaded file is checked against the published ``sha1`` (and ``size``); a mismatch is
+    retried and finally recorded as ``status="error"``.
+Citation
+    Cite each file by its author and licence (``attribution``, ``license``, ``source_url``).
+
+Items: one per file (``source_id`` = the file title without ``File:``), ``text`` = the description
+with HTML stripped (``text_kind="description"``).
+"""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+from crawlers import licences
+from crawlers.webtext import html_text
+from manifests.raw import RawItem, now_iso
+
+SOURCE = "wikimedia"
+DEFAULT_BASE_URL = "https://commons.wikimedia.org"
+API_PATH = "/w/api.php"
+MAXLAG = 5
+TITLES_PER_REQUEST = 50
+IIPROP = "url|size|mime|sha1|extmetadata"
+EXTMETADATA = "ImageDescription|ObjectName|LicenseShortName|LicenseUrl|Artist|Credit|AttributionRequired|UsageTerms|DateTime"
+
+
+class ApiError(RuntimeError):
+    """The API answered with an ``error`` object (other than maxlag)."""
+
+
+class Maxlag(RuntimeError):
+    """The API asked us to back off (replication lag); retry after ``retry_after`` seconds."""
+
+    def __init__(self, info: str, retry_after: float):
+        super().__init__(f"maxlag: {info}; retry after {retry_after:g}s")
+        self.retry_after = retry_after
+
+
+def api_url(base_url: str, params: dict) -> str:
+    full = {"action": "query", "format": "json", "formatversion": "2", "maxlag": MAXLAG, **params}
+    return f"{base_url.rstrip('/')}{API_PATH}?{urlencode(full)}"
+
+
+def listing_params(query: str, *, batch: int = TITLES_PER_REQUEST) -> dict:
+    """``Category:X`` -> category members of type file; anything else -> a File-namespace search."""
+    q = query.strip()
+    if q.lower().startswith("category:"):
+        return {"list": "categorymembers", "cmtitle": "Category:" + q.split(":", 1)[1].strip(),
+                "cmtype": "file", "cmlimit": batch}
+    return {"list": "search", "srsearch": q, "srnamespace": 6, "srlimit": batch, "srwhat": "text"}
+
+
+def imageinfo_params(titles: list[str]) -> dict:
+    return {"prop": "imageinfo", "titles": "|".join(titles), "iiprop": IIPROP,
+            "iiextmetadatafilter": EXTMETADATA, "iiextmetadatalanguage": "en"}
+
+
+def _load(body: bytes, retry_after: str | None = None) -> dict:
+    try:
+        data = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ApiError(f"not a MediaWiki API JSON response ({err}); starts {body[:60]!r}") from err
+    if not isinstance(data, dict):
+        raise ApiError("MediaWiki API response is not an object")
+    err = data.get("error")
+    if err:
+        if err.get("code") == "maxlag":
+            try:
+                wait = float(retry_after) if retry_after else float(err.get("lag") or MAXLAG)
+            except ValueError:
+                wait = float(MAXLAG)
+            raise Maxlag(str(err.get("info", "")), max(wait, 1.0))
+        raise ApiError(f"{err.get('code')}: {err.get('info')}")
+    return data
+
+
+def parse_listing(body: bytes, *, retry_after: str | None = None) -> tuple[list[str], dict | None]:
+    """A categorymembers/search page -> (File: titles, the ``continue`` object or ``None``)."""
+    data = _load(body, retry_after)
+    q = data.get("query") or {}
+    rows = q.get("categorymembers") or q.get("search") or []
+    titles = [r["title"] for r in rows if r.get("ns") == 6 and r.get("title")]
+    return titles, data.get("continue")
+
+
+def _pages(q: dict) -> list[dict]:
+    pages = q.get("pages") or []
+    return list(pages.values()) if isinstance(pages, dict) else list(pages)  # formatversion 1 / 2
+
+
+def _meta(em: dict, key: str) -> str:
+    v = (em.get(key) or {}).get("value")
+    return v if isinstance(v, str) else ("" if v is None else str(v))
+
+
+def rebase(url: str, base_url: str | None) -> str:
+    """``https://upload.wikimedia.org/x`` -> ``<base_url>/x`` when a mirror/replay base is given."""
+    if not base_url or base_url.rstrip("/") == DEFAULT_BASE_URL:
+        return url
+    b, u = urlsplit(base_url), urlsplit(url)
+    return urlunsplit((b.scheme, b.netloc, u.path, u.query, ""))
+
+
+def parse_imageinfo(body: bytes, *, families: frozenset[str] = frozenset(licences.OPEN_FAMILIES),
+                    base_url: str | None = None, retrieved_at: str | None = None,
+                    retry_after: str | None = None) -> list[RawItem]:
+    """An imageinfo response -> one :class:`RawItem` per file (``meta``: file_url, sha1, size, mime)."""
+    data = _load(body, retry_after)
+    when = retrieved_at or now_iso()
+    out = []
+    for page in _pages(data.get("query") or {}):
+        title = page.get("title") or ""
+        sid = title.split(":", 1)[1] if ":" in title else title
+        infos = page.get("imageinfo") or []
+        if page.get("missing") is not None or not infos:
+            out.append(RawItem(source=SOURCE, source_id=sid, retrieved_at=when, status="error",
+                               error="file page missing or has no imageinfo"))
+            continue
+        ii = infos[0]
+        em = ii.get("extmetadata") or {}
+        short = _meta(em, "LicenseShortName")
+        lic = licences.normalise(short)
+        by_url = licences.normalise(_meta(em, "LicenseUrl"))  # carries the version ("CC0" -> "CC0-1.0")
+        if by_url and (lic is None or licences.family(by_url) == licences.family(lic)):
+            lic = by_url
+        lic_url = _meta(em, "LicenseUrl") or licences.url_for(lic) or None
+        artist = html_text(_meta(em, "Artist"))
+        credit = html_text(_meta(em, "Credit"))
+        attribution = "; ".join(x for x in (artist, credit) if x) or None
+        status, error = "ok", None
+        if not allowed_licence(lic, families):
+            status, error = "skipped", f"licence {short or 'unknown'!r} not in --licences ({','.join(sorted(families))})"
+        out.append(RawItem(
+            source=SOURCE,
+            source_id=sid,
+            text=html_text(_meta(em, "ImageDescription")) or None,
+            text_kind="description" if _meta(em, "ImageDescription") else None,
+            license=lic or (short or None),
+            license_url=lic_url,
+            attribution=attribution,
+            source_url=ii.get("descriptionurl"),
+            retrieved_at=when,
+            meta={k: v for k, v in {
+                "file_url": rebase(ii["url"], base_url) if ii.get("url") else None,
+                "original_url": ii.get("url"),
+                "sha1": ii.get("sha1"),
+                "size": ii.get("size"),
+                "mime": ii.get("mime"),
+                "width": ii.get("width"),
+                "height": ii.get("height"),
+                "pageid": page.get("pageid"),
+                "license_short_name": short,
+                "attribution_required": _meta(em, "AttributionRequired").lower() == "true",
+                "object_name": _meta(em, "ObjectName"),
+            }.items() if v not in (None, "")},
+            status=status,
+            error=error,
+        ))
+    return out
+
+
+def allowed_licence(lic: str | None, families: frozenset[str]) -> bool:
+    return licences.allowed(lic, families)
