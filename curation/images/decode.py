@@ -1,0 +1,144 @@
+"""Decode any supported image file into a :class:`Decoded` (pixels + safe metadata).
+
+The format is sniffed from the file's first bytes (and its name for NIfTI / slide formats), then
+looked up in :data:`DECODERS`. Every decoder enforces ``max_pixels`` (PIL's decompression-bomb
+limit by default) *before* allocating the full image.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from curation.images.errors import DecodeError
+
+#: PIL's default ``Image.MAX_IMAGE_PIXELS`` (about 89.5 MP); images above it are refused.
+DEFAULT_MAX_PIXELS = int(1024 * 1024 * 1024 // 4 // 3)
+
+SLIDE_SUFFIXES = (".svs", ".ndpi", ".mrxs", ".scn", ".vms", ".vmu", ".bif", ".svslide")
+
+
+@dataclasses.dataclass
+class Decoded:
+    """A decoded image, ready for normalisation.
+
+    ``pixels`` is (H, W) grey or (H, W, 3) RGB, uint8 or uint16 (already windowed / inverted as
+    the format asks). ``deny`` holds identifier strings from the file's header (patient name, id,
+    birth date ...): only used to find them burned into pixels, never stored. ``header_phi`` are
+    ``phi_flags`` entries (``where="header"``) saying which identifier kinds the header held.
+    """
+
+    pixels: np.ndarray
+    format: str
+    modality: str | None = None
+    body_part: str | None = None
+    view: str | None = None
+    patient_id: str | None = None          # already hashed when it came from a header
+    meta: dict = dataclasses.field(default_factory=dict)
+    deny: list[str] = dataclasses.field(default_factory=list)
+    header_phi: list[dict] = dataclasses.field(default_factory=list)
+
+    @property
+    def width(self) -> int:
+        return int(self.pixels.shape[1])
+
+    @property
+    def height(self) -> int:
+        return int(self.pixels.shape[0])
+
+
+def sniff(path: Path) -> str:
+    """The format name of ``path``: dicom, nifti, slide, pdf or raster."""
+    name = path.name.lower()
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(352)
+    except OSError as err:
+        raise DecodeError(f"cannot read '{path.name}': {err.strerror or err}") from err
+    if not head:
+        raise DecodeError(f"'{path.name}' is empty")
+    if len(head) >= 132 and head[128:132] == b"DICM":
+        return "dicom"
+    if name.endswith((".nii", ".nii.gz")) or (len(head) >= 348 and head[344:348] in (b"n+1\0", b"ni1\0")):
+        return "nifti"
+    if head[:2] == b"\x1f\x8b" and name.endswith(".gz"):
+        try:
+            with gzip.open(path, "rb") as fh:
+                inner = fh.read(352)
+        except (OSError, EOFError) as err:
+            raise DecodeError(f"'{path.name}': corrupt gzip ({err})") from err
+        if len(inner) >= 348 and inner[344:348] in (b"n+1\0", b"ni1\0"):
+            return "nifti"
+    if head[:5] == b"%PDF-":
+        return "pdf"
+    if name.endswith(SLIDE_SUFFIXES):
+        return "slide"
+    if name.endswith((".dcm", ".dicom")):
+        return "dicom"  # DICOM without the 128-byte preamble
+    return "raster"
+
+
+def _decode_dicom(path: Path, **kw) -> Decoded:
+    from curation.images.dicom import decode_dicom
+
+    return decode_dicom(path, **kw)
+
+
+def _decode_nifti(path: Path, **kw) -> Decoded:
+    from curation.images.volume import decode_nifti
+
+    return decode_nifti(path, **kw)
+
+
+def _decode_slide(path: Path, **kw) -> Decoded:
+    from curation.images.wsi import decode_wsi
+
+    return decode_wsi(path, **kw)
+
+
+def _decode_raster(path: Path, **kw) -> Decoded:
+    from curation.images.raster import decode_raster
+
+    return decode_raster(path, **kw)
+
+
+def _decode_pdf(path: Path, **kw) -> Decoded:
+    raise DecodeError(f"'{path.name}' is a PDF document, not an image (scanned reports go through curation.ocr.pdf)")
+
+
+DECODERS: dict[str, Callable[..., Decoded]] = {
+    "dicom": _decode_dicom,
+    "nifti": _decode_nifti,
+    "slide": _decode_slide,
+    "raster": _decode_raster,
+    "pdf": _decode_pdf,
+}
+
+
+def decode_file(
+    path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS, thumbnail_size: int = 1024, keep_16bit: bool = False
+) -> Decoded:
+    """Decode ``path`` (any supported format); raises :class:`DecodeError` for one bad file.
+
+    ``keep_16bit``: grey images with more than 8 bits stay uint16 (else scaled to uint8);
+    ``thumbnail_size``: longest side of a whole-slide image's thumbnail.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DecodeError(f"file '{path}' does not exist")
+    fmt = sniff(path)
+    return DECODERS[fmt](path, max_pixels=max_pixels, thumbnail_size=thumbnail_size, keep_16bit=keep_16bit)
+
+
+def check_pixels(n_pixels: int, max_pixels: int, what: str) -> None:
+    """Refuse an image above the decompression-bomb limit before it is allocated."""
+    if max_pixels and n_pixels > max_pixels:
+        raise DecodeError(
+            f"{what}: {n_pixels} pixels exceeds the decompression-bomb limit of {max_pixels} pixels "
+            f"(raise max_pixels if the file is trusted)",
+            flag="decompression_bomb",
+        )
