@@ -1,0 +1,127 @@
+"""MedPix — the NLM's teaching-case database of medical images (https://medpix.nlm.nih.gov).
+
+Datasheet
+---------
+What it is
+    ~59,000 images from ~12,000 peer-reviewed teaching cases (radiology mostly, also pathology and
+    clinical photographs), each case with history, findings, differential diagnosis, diagnosis and
+    captioned images; maintained by the U.S. National Library of Medicine.
+Access
+    Public web site, no account. The site is a JavaScript application: the HTML it serves is an
+    empty shell and the case content is built in the browser, so this is the one source crawled
+    with a real headless Chromium (``crawlers.browser.BrowserMiddleware``, requests flagged
+    ``meta={"browser": True}``). Search page ``/search?allen=true&allt=true&alli=true&query=…``
+    lists cases (``a.case-link`` → ``/case?id=<uuid>``); each case page is rendered and parsed
+    (title, history, findings, differential, diagnosis, images with caption, modality and plane,
+    the licence link). Images are plain files (``/images/full/synpicNNNN.jpg``) fetched without a
+    browser. (MedPix images are also indexed by Open-i, collection ``mpx`` — see ``crawlers.openi``.)
+Licence
+    MedPix content is provided by NLM for education and research with attribution to MedPix and
+    the case author; it is not a Creative Commons licence. The licence link on the case page is
+    recorded (``license``/``license_url``); when the page shows none, ``MedPix-terms``.
+Rate limits
+    None published; one browser page at a time, plus the engine's polite per-host limits.
+Citation
+    MedPix®, U.S. National Library of Medicine, https://medpix.nlm.nih.gov — and the case author.
+
+Items: one per case image (``source_id`` = the MedPix image id, e.g. ``synpic46283``); ``text`` =
+the case's history, findings and diagnosis (``text_kind="report"``); the image caption, modality,
+plane and differential go to ``meta``; ``study_id`` = the case id.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
+
+from bs4 import BeautifulSoup
+
+from crawlers import licences
+from crawlers.webtext import html_text
+from manifests.raw import RawItem, now_iso
+
+SOURCE = "medpix"
+DEFAULT_BASE_URL = "https://medpix.nlm.nih.gov"
+DEFAULT_LICENCE = ("MedPix-terms", "https://medpix.nlm.nih.gov/")
+CASE_SELECTOR = "article#case"        # present once a case page has rendered
+CASE_WAIT = "article#case, #app .error"   # rendered case, or the app's error message
+SEARCH_SELECTOR = "ul#results"        # present once a search page has rendered
+_SECTIONS = (("history", "History"), ("findings", "Findings"), ("diagnosis", "Diagnosis"))
+
+
+def search_url(base_url: str, query: str) -> str:
+    q = {"allen": "true", "allt": "true", "alli": "true", "query": query}
+    return f"{base_url.rstrip('/')}/search?{urlencode(q)}"
+
+
+def parse_search(body: bytes | str, url: str) -> list[str]:
+    """A rendered search page -> absolute case URLs, in page order, without duplicates."""
+    soup = BeautifulSoup(body, "html.parser")
+    out: list[str] = []
+    for a in soup.select("a.case-link[href]"):
+        u = urljoin(url, a["href"])
+        if u not in out:
+            out.append(u)
+    return out
+
+
+def case_id(url: str) -> str | None:
+    return (parse_qs(urlsplit(url).query).get("id") or [None])[0]
+
+
+def _section(soup: BeautifulSoup, sid: str) -> str:
+    sec = soup.select_one(f"section#{sid} .section-body") or soup.select_one(f"section#{sid}")
+    return html_text(str(sec)) if sec is not None else ""
+
+
+def parse_case(body: bytes | str, url: str, *, retrieved_at: str | None = None) -> list[RawItem]:
+    """A rendered case page -> one :class:`RawItem` per image (``meta['file_url']`` to fetch).
+
+    A page without the rendered case (an error message, a timeout) gives one ``status="error"``
+    item keyed by the case id, so the failure is recorded rather than lost.
+    """
+    when = retrieved_at or now_iso()
+    soup = BeautifulSoup(body, "html.parser")
+    art = soup.select_one(CASE_SELECTOR)
+    cid = (art.get("data-case-id") if art is not None else None) or case_id(url) or url
+    if art is None:
+        err = soup.select_one(".error")
+        why = html_text(str(err)) if err is not None else "the case content did not render"
+        return [RawItem(source=SOURCE, source_id=f"case-{cid}", source_url=url, retrieved_at=when,
+                        study_id=cid, status="error", error=why)]
+    title = html_text(str(art.select_one(".case-title") or ""))
+    parts = {key: _section(art, sid) for sid, key in (("history", "history"), ("findings", "findings"),
+                                                      ("diagnosis", "diagnosis"), ("ddx", "differential"))}
+    text = "\n".join(f"{label}: {parts[key]}" for key, label in _SECTIONS if parts.get(key))
+    lic_a = art.select_one('a[rel~="license"]')
+    lic_name = html_text(str(lic_a)) if lic_a is not None else ""
+    lic_url = urljoin(url, lic_a["href"]) if lic_a is not None and lic_a.get("href") else None
+    lic = licences.normalise(lic_url) or licences.normalise(lic_name)
+    if lic is None:
+        lic = DEFAULT_LICENCE[0]
+        lic_url = lic_url or DEFAULT_LICENCE[1]
+    author = html_text(str(art.select_one(".author") or ""))
+    attribution = "; ".join(x for x in (author, "MedPix®, U.S. National Library of Medicine") if x)
+    items = []
+    for n, fig in enumerate(art.select("figure.case-image"), 1):
+        img = fig.select_one("img[src]")
+        iid = fig.get("data-image-id") or f"{cid}-{n}"
+        items.append(RawItem(
+            source=SOURCE, source_id=iid, text=text or None, text_kind="report" if text else None,
+            license=lic, license_url=lic_url, attribution=attribution, source_url=url,
+            retrieved_at=when, study_id=cid,
+            meta={k: v for k, v in {
+                "file_url": urljoin(url, img["src"]) if img is not None else None,
+                "case_title": title,
+                "caption": html_text(str(fig.select_one("figcaption") or "")),
+                "modality": html_text(str(fig.select_one(".modality") or "")),
+                "plane": html_text(str(fig.select_one(".plane") or "")),
+                "differential": parts.get("differential"),
+                "license_name": lic_name,
+            }.items() if v},
+            status="ok" if img is not None else "error",
+            error=None if img is not None else "figure has no <img src>",
+        ))
+    if not items:
+        items.append(RawItem(source=SOURCE, source_id=f"case-{cid}", text=text or None, source_url=url,
+                             retrieved_at=when, study_id=cid, status="skipped", error="case has no images"))
+    return items
