@@ -1,0 +1,66 @@
+"""The crawler engine shared by every source: discovery with Scrapy, files with a streaming downloader.
+
+Reads: the network (or a mirror / loopback replay server given as ``base_url``), credentials from the
+environment or ``~/.netrc`` (:mod:`crawlers.engine.credentials`). Writes one raw store
+(:class:`manifests.raw.RawStore`): ``<out>/raw/<source>/files/…``, ``items.jsonl`` (one line per
+image–text pair), ``stats.json`` (last), plus ``<out>/raw/<source>/.jobdir/`` (Scrapy JOBDIR) and
+``<out>/run.json`` (resolved config, secrets redacted).
+
+Public API
+----------
+``crawl(source, out_dir, *, query=None, limit=None, base_url=None, resume=True, options=None, in_process=False) -> dict``
+    Run one source end to end and return the summary (also in ``stats.json`` / ``run.json``).
+    ``source`` is a key of :data:`crawlers.registry.SOURCES`. A re-run resumes: items whose file is
+    on disk and verifies are skipped, ``.part`` files continue with HTTP Range. ``in_process=False``
+    runs Scrapy in a child process (``python -m crawlers.engine.run_spider``) because a Twisted
+    reactor starts once per process; the CLI runs it in-process.
+``Downloader`` / ``FileRequest`` / ``FileResult`` (:mod:`crawlers.engine.download`)
+    ``Downloader(user_agent=…, auth=…, headers=…, per_host=8, rate=None, retries=5, backoff=0.5,
+    error_hint=fn).fetch(FileRequest(url, dest, checksum="md5:…", size=…, expect="image"))`` streams
+    one file to ``<dest>.part`` and renames it when size + checksum + content sniffing pass;
+    ``fetch_many(reqs, workers=16)`` runs a thread pool; ``request(method, url, **kw)`` is an API call
+    with the same retries (raises ``DownloadError``). Failures come back as ``status="error"``.
+``SourceSpider`` (:mod:`crawlers.engine.spider`)
+    Base class of every source's spider; see below.
+
+Writing a source (``crawlers/<name>.py``)
+-----------------------------------------
+The module docstring is the datasheet (first paragraph = one-line access terms for ``crawl --list``,
+or a ``TERMS`` constant). Define ``class Spider(SourceSpider)`` with ``name = "<name>"`` and
+``default_base_url``. The engine passes ``base_url`` (no trailing slash), ``query``, ``limit``,
+``options`` (dict) and ``done_ids`` (ids already ``ok`` in the store) as attributes. Parse responses
+with pure functions (bytes in, items out) so tests need no server. Yield items made with
+``self.item(source_id, downloads=[...], text=..., license=..., ...)`` — any
+:class:`manifests.raw.RawItem` field as keyword — where each download is a dict::
+
+    {"url": ..., "path": "relative/under/files/x.jpg", "checksum": "sha256:…" | "md5:…" | None,
+     "size": int | None, "expect": "image" | "binary" | "text" | "json" | "any",
+     "role": "file" | "text" | "extra",      # file -> RawItem.file/sha256; text -> RawItem.text
+     "text_format": "plain" | "pdf",         # for role=text (pdf: text layer via pypdfium2)
+     "name_from_header": False}              # final name from Content-Disposition (sanitised)
+
+``self.item`` returns None once ``limit`` items were emitted (stop paging then). Big files never
+pass through Scrapy: the pipeline (:mod:`crawlers.engine.pipeline`) fetches the downloads with the
+streaming downloader on a thread pool and appends the RawItem (``status="error"`` + ``error`` when
+a download failed for good). Source-wide settings are spider class attributes: ``user_agent``,
+``download_rate`` (requests/s per host), ``download_per_host``, ``download_delay`` (Scrapy),
+``robots_txt``; ``downloader_kwargs()`` may add ``auth``/``headers``/``error_hint`` (secrets stay
+in memory). A fatal source error (bad credentials) is ``raise self.fatal("message")``: the run stops
+and the CLI exits 1 with that message.
+
+Tests use :mod:`tests.crawlers.replay` (loopback replay server with fault routes) via ``base_url``.
+"""
+
+from __future__ import annotations
+
+from crawlers.engine.download import DEFAULT_USER_AGENT, Downloader, DownloadError, FileRequest, FileResult
+
+
+def crawl(source, out_dir, **kw):
+    """See :func:`crawlers.engine.run.crawl` (imported lazily: Scrapy is heavy)."""
+    from crawlers.engine.run import crawl as _crawl
+
+    return _crawl(source, out_dir, **kw)
+
+
+__all__ = ["DEFAULT_USER_AGENT", "Downloader", "DownloadError", "FileRequest", "FileResult", "crawl"]

@@ -1,0 +1,56 @@
+"""Credentials from the environment or ``~/.netrc`` only; never logged, never written.
+
+Values are returned to the caller, who hands them to the HTTP layer; the objects' ``repr`` hides them.
+"""
+
+from __future__ import annotations
+
+import netrc
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Secret:
+    value: str = field(repr=False)
+
+    def __repr__(self) -> str:
+        return "Secret(***)"
+
+    __str__ = __repr__
+
+
+def basic_auth(host: str, user_env: str, password_env: str) -> tuple[str, str] | None:
+    """(user, password) from ``user_env``/``password_env``, else the netrc entry of ``host``."""
+    user, pw = os.environ.get(user_env), os.environ.get(password_env)
+    if user and pw:
+        return user, pw
+    path = os.environ.get("NETRC") or str(Path.home() / ".netrc")
+    try:
+        entry = netrc.netrc(path).authenticators(host)
+    except (FileNotFoundError, netrc.NetrcParseError, PermissionError):
+        return None
+    if entry and entry[0] and entry[2]:
+        return entry[0], entry[2]
+    return None
+
+
+def token(env: str, file_env: str | None = None) -> Secret | None:
+    """A token from ``env``, or read from the file named by ``file_env``."""
+    if os.environ.get(env):
+        return Secret(os.environ[env].strip())
+    if file_env and os.environ.get(file_env):
+        p = Path(os.environ[file_env]).expanduser()
+        if p.is_file():
+            return Secret(p.read_text(encoding="utf-8").strip())
+    return None
+
+
+def present() -> dict[str, bool]:
+    """Which credentials are configured (booleans only: safe for run.json)."""
+    return {
+        "physionet": basic_auth("physionet.org", "PHYSIONET_USERNAME", "PHYSIONET_PASSWORD") is not None,
+        "gdc_token": token("GDC_TOKEN", "GDC_TOKEN_FILE") is not None,
+        "ncbi_api_key": bool(os.environ.get("NCBI_API_KEY")),
+    }

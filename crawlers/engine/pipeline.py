@@ -1,0 +1,130 @@
+"""The Scrapy item pipeline that turns spider items into raw-store lines, fetching files on the way.
+
+Spider items (see ``crawlers.engine``) carry download descriptions, not bodies. For each item the
+pipeline runs the streaming :class:`~crawlers.engine.download.Downloader` on a thread pool (the
+reactor never blocks), then appends one :class:`manifests.raw.RawItem` to ``items.jsonl``. Items
+already ``ok`` in the store whose file still verifies are skipped; an id seen twice in one run is
+written once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from manifests.raw import RawItem, RawStore, now_iso
+
+from crawlers.engine.download import Downloader, FileRequest
+from crawlers.engine.integrity import safe_relpath
+
+log = logging.getLogger(__name__)
+
+
+def verified_done(store: RawStore) -> set[str]:
+    """Ids ``ok`` in the store whose file is still on disk with its recorded size."""
+    done = set()
+    for sid, it in store.latest().items():
+        if it.status != "ok":
+            continue
+        path = store.resolve(it)
+        size = (it.meta or {}).get("size")
+        if path is not None and (not path.is_file() or (size is not None and path.stat().st_size != size)):
+            continue
+        done.add(sid)
+    return done
+
+
+def extract_text(path: Path, fmt: str) -> str:
+    if fmt == "pdf":
+        import pypdfium2 as pdfium  # lazy: only sources with PDF reports need it
+
+        pdf = pdfium.PdfDocument(str(path))
+        try:
+            return "\n".join(page.get_textpage().get_text_range() for page in pdf).strip()
+        finally:
+            pdf.close()
+    return path.read_text(encoding="utf-8", errors="replace")
+
+
+class DownloadPipeline:
+    def __init__(self, out_dir: str, workers: int):
+        self.out_dir = out_dir
+        self.workers = workers
+        self.counts: Counter[str] = Counter()
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        s = crawler.settings
+        return cls(s.get("MEDHARVEST_OUT"), s.getint("MEDHARVEST_WORKERS", 8))
+
+    def open_spider(self, spider=None) -> None:
+        self.spider = spider
+        self.store = RawStore(self.out_dir, spider.name).open()
+        self.done = verified_done(self.store)
+        spider.done_ids = set(self.done)  # spiders may skip requests for finished items
+        self.seen: set[str] = set()
+        kw = {"user_agent": spider.user_agent, "per_host": spider.download_per_host, "rate": spider.download_rate}
+        kw.update(spider.downloader_kwargs())
+        kw.update(spider.settings.getdict("MEDHARVEST_DOWNLOADER"))
+        self.downloader = Downloader(**kw)
+        self.pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="medharvest-dl")
+
+    async def process_item(self, item, spider=None):
+        if not isinstance(item, dict) or "source_id" not in item:
+            return item
+        sid = item["source_id"]
+        if sid in self.done or sid in self.seen:
+            self.counts["skipped_done" if sid in self.done else "skipped_duplicate"] += 1
+            return item
+        self.seen.add(sid)
+        raw = await asyncio.wrap_future(self.pool.submit(self._fetch_item, item))
+        self.store.append(raw)
+        self.counts[raw.status] += 1
+        return item
+
+    def _fetch_item(self, item: dict) -> RawItem:
+        fields = dict(item.get("fields") or {})
+        meta = dict(fields.pop("meta", None) or {})
+        raw = RawItem(source=self.spider.name, source_id=item["source_id"], retrieved_at=now_iso(), meta=meta, **fields)
+        errors, extras = [], []
+        for d in item.get("downloads") or []:
+            rel = safe_relpath(d["path"])
+            dest = self.store.files_dir / rel
+            res = self.downloader.fetch(FileRequest(
+                url=d["url"], dest=dest, checksum=d.get("checksum"), size=d.get("size"), expect=d.get("expect", "binary"),
+                name_from_header=bool(d.get("name_from_header")), fallback_name=d.get("fallback_name", Path(rel).name)))
+            self.counts["files_skipped" if res.skipped else ("files_ok" if res.ok else "files_error")] += 1
+            self.counts["files_resumed"] += int(res.resumed)
+            self.counts["bytes"] += (res.size or 0) if not res.skipped else 0
+            if not res.ok:
+                errors.append(res.error or "download failed")
+                continue
+            relpath = str(Path(res.path).relative_to(self.store.root))
+            role = d.get("role", "file")
+            if role == "file":
+                raw.file, raw.sha256 = relpath, res.sha256
+                raw.meta["size"] = res.size
+            elif role == "text":
+                text = extract_text(Path(res.path), d.get("text_format", "plain"))
+                if text.strip():
+                    raw.text = text
+                    raw.text_kind = d.get("text_kind", "report")
+                raw.meta["text_file"] = relpath
+            else:
+                extras.append(relpath)
+        if extras:
+            raw.meta["files"] = extras
+        if errors:
+            raw.status, raw.error = "error", "; ".join(errors)
+        return raw
+
+    def close_spider(self, spider=None) -> None:
+        self.pool.shutdown(wait=True)
+        self.downloader.close()
+        stats = {k: v for k, v in self.counts.items() if not k.startswith(("ok", "error"))}
+        if spider.fatal_message:
+            stats["fatal"] = spider.fatal_message
+        self.store.close({"run": stats})

@@ -1,0 +1,60 @@
+"""``crawl()``: one source, end to end, into a raw store (see ``crawlers.engine`` for the contract)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+from pathlib import Path
+
+from manifests.errors import StageError, UsageError
+from manifests.raw import RawStore
+
+from crawlers import registry
+from crawlers.engine.scrapy_run import run_in_process, run_subprocess, settings_for
+
+log = logging.getLogger(__name__)
+
+
+def crawl(source: str, out_dir: str | os.PathLike, *, query: str | None = None, limit: int | None = None,
+          base_url: str | None = None, resume: bool = True, options: dict | None = None, workers: int = 8,
+          in_process: bool = False, log_level: str = "WARNING", scrapy_settings: dict | None = None) -> dict:
+    """Crawl ``source`` into ``<out_dir>/raw/<source>/`` and return the summary from ``stats.json``.
+
+    ``resume=False`` starts over (the source's raw store is removed first). Usage problems raise
+    :class:`UsageError` before any request; a source-wide failure (e.g. rejected credentials) raises
+    :class:`StageError` after the store was closed.
+    """
+    spider_cls = registry.spider_class(source)
+    if limit is not None and limit < 0:
+        raise UsageError(f"--limit must be >= 0, got {limit}")
+    if base_url is not None and not base_url.startswith(("http://", "https://")):
+        raise UsageError(f"--base-url must be an http(s) URL, got {base_url!r}")
+    options = dict(options or {})
+    check = getattr(spider_cls, "check_options", None)
+    if check is not None:
+        check(options, query)  # raises UsageError
+    store = RawStore(out_dir, source)
+    if not resume and store.root.exists():
+        shutil.rmtree(store.root)
+    store.root.mkdir(parents=True, exist_ok=True)
+    before = _meta_path(store).read_text(encoding="utf-8") if _meta_path(store).exists() else None
+    guard = getattr(spider_cls, "check_resume", None)
+    if guard is not None and before is not None:
+        guard(json.loads(before), options, query)  # raises UsageError (e.g. a different revision)
+    store.stats_path.unlink(missing_ok=True)  # stats.json is the "done" marker: rewritten at the end
+    settings = settings_for(spider_cls, out_dir, base_url, workers=workers, log_level=log_level, extra=scrapy_settings)
+    kwargs = {"base_url": base_url, "query": query, "limit": limit, "options": json.dumps(options)}
+    runner = run_in_process if in_process else (lambda cls, s, k: run_subprocess(source, s, k))
+    fatal = runner(spider_cls, settings, kwargs)
+    if fatal:
+        raise StageError(f"{source}: {fatal}")
+    if not store.stats_path.exists():
+        raise StageError(f"{source}: the crawl ended without writing {store.stats_path}")
+    return json.loads(store.stats_path.read_text(encoding="utf-8"))
+
+
+def _meta_path(store: RawStore) -> Path:
+    """``source.json``: what a spider recorded about the crawled revision (OpenNeuro snapshot tag…)."""
+    return store.root / "source.json"

@@ -1,0 +1,60 @@
+"""``SourceSpider``: the base every source's Scrapy spider extends (contract in ``crawlers.engine``)."""
+
+from __future__ import annotations
+
+import json
+
+import scrapy
+from scrapy.exceptions import CloseSpider
+
+from crawlers.engine.download import DEFAULT_USER_AGENT
+
+
+class SourceFatal(CloseSpider):
+    """The whole source cannot be crawled (bad credentials, missing agreement): stop the run."""
+
+
+class SourceSpider(scrapy.Spider):
+    name = "source"
+    default_base_url = ""
+    user_agent = DEFAULT_USER_AGENT
+    download_rate: float | None = 5.0     # streaming downloads, requests/s per host (None: unlimited)
+    download_per_host = 4
+    download_delay = 1.0                  # Scrapy metadata requests (AutoThrottle starts here)
+    robots_txt = True                     # obey robots.txt (APIs that publish none: harmless)
+    license: str | None = None
+    license_url: str | None = None
+
+    def __init__(self, *args, base_url: str | None = None, query: str | None = None, limit=None,
+                 options: str | dict | None = None, done_ids=None, **kw):
+        super().__init__(*args, **kw)
+        self.base_url = (base_url or self.default_base_url).rstrip("/")
+        self.query = query
+        self.limit = int(limit) if limit not in (None, "", "None") else None
+        self.options = json.loads(options) if isinstance(options, str) else dict(options or {})
+        self.done_ids = set(done_ids or ())
+        self.emitted = 0
+        self.fatal_message: str | None = None
+
+    # -- helpers for subclasses ------------------------------------------------------------
+    @property
+    def exhausted(self) -> bool:
+        return self.limit is not None and self.emitted >= self.limit
+
+    def item(self, source_id: str, *, downloads: list[dict] | None = None, **fields) -> dict | None:
+        """A metadata item for the pipeline, or None once ``limit`` items were emitted."""
+        if self.exhausted:
+            return None
+        self.emitted += 1
+        fields.setdefault("license", self.license)
+        fields.setdefault("license_url", self.license_url)
+        return {"source_id": str(source_id), "downloads": list(downloads or []), "fields": fields}
+
+    def fatal(self, message: str) -> SourceFatal:
+        """``raise self.fatal("...")``: stop the crawl; the CLI exits 1 with ``message``."""
+        self.fatal_message = message
+        return SourceFatal(message)
+
+    def downloader_kwargs(self) -> dict:
+        """Extra :class:`~crawlers.engine.download.Downloader` arguments (auth, headers, error_hint)."""
+        return {}
