@@ -1,0 +1,54 @@
+"""MedPix parsing on pages rendered by headless Chromium (recorded; no browser needed here)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from crawlers import medpix
+
+FIX = Path(__file__).parent / "fixtures" / "medpix"
+
+
+def test_search_page_lists_case_urls():
+    urls = medpix.parse_search((FIX / "search_rendered.html").read_bytes(), "http://m.test/search?query=x")
+    assert urls == [
+        "http://m.test/case?id=6e9ef54b-1c4e-4d3e-8f0f-2a6f3d9b1009",
+        "http://m.test/case?id=b3a1c0de-7f22-4a55-9d10-5c3e8e7a2041",
+        "http://m.test/case?id=00000000-dead-4bad-8bad-000000000404",
+    ]
+
+
+def test_case_page_gives_one_item_per_image():
+    url = "http://m.test/case?id=6e9ef54b-1c4e-4d3e-8f0f-2a6f3d9b1009"
+    items = medpix.parse_case((FIX / "case_rendered.html").read_bytes(), url)
+    assert [it.source_id for it in items] == ["synpic46283", "synpic46284"]
+    a = items[0]
+    assert a.status == "ok" and a.study_id == "6e9ef54b-1c4e-4d3e-8f0f-2a6f3d9b1009"
+    assert a.text.splitlines() == [
+        "History: Cough and fever for three days.",
+        "Findings: Airspace opacity in the right middle lobe obscuring the right heart border (silhouette sign).",
+        "Diagnosis: Right middle lobe pneumonia",
+    ]
+    assert a.text_kind == "report"
+    assert a.meta["caption"] == "PA chest radiograph: right middle lobe consolidation with silhouette sign."
+    assert a.meta["plane"] == "PA" and a.meta["modality"] == "XR - Plain Film"
+    assert a.meta["differential"] == "Pneumonia Atelectasis Aspiration"
+    assert a.meta["file_url"] == "http://m.test/images/full/synpic46283.jpg"
+    assert a.license == "MedPix-terms" and a.license_url == "http://m.test/legal"
+    assert a.attribution.startswith("Example Contributor, MD; MedPix")
+
+
+def test_unrendered_shell_is_a_recorded_error():
+    url = "http://m.test/case?id=abc"
+    (it,) = medpix.parse_case((FIX / "case.html").read_bytes(), url)
+    assert it.status == "error" and it.source_id == "case-abc" and "did not render" in it.error
+    body = b'<html><body><main id="app"><p class="error">This case could not be loaded (HTTP 404).</p></main></body></html>'
+    (it,) = medpix.parse_case(body, url)
+    assert it.error == "This case could not be loaded (HTTP 404)."
+
+
+def test_cc_licence_link_is_normalised():
+    html = (FIX / "case_rendered.html").read_text().replace(
+        'href="/legal">MedPix terms of use', 'href="https://creativecommons.org/licenses/by-nc-sa/4.0/">CC BY-NC-SA 4.0')
+    items = medpix.parse_case(html, "http://m.test/case?id=x")
+    assert items[0].license == "CC-BY-NC-SA-4.0"
