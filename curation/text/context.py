@@ -1,0 +1,130 @@
+"""Negation and uncertainty of each entity, by trigger scope (a NegEx-style algorithm, ours).
+
+For an entity in a sentence:
+
+* the nearest PRE trigger before it (``NEG_PRE`` / ``UNC_PRE`` within :data:`PRE_WINDOW` tokens,
+  ``UNC_BI`` within :data:`BI_WINDOW`) applies unless a ``TERM`` or ``TERM_PRE`` phrase lies between;
+  lists inherit it ("no effusion, pneumothorax or consolidation": nothing terminates the scope);
+* the nearest POST trigger after it (``NEG_POST`` / ``UNC_POST`` within :data:`POST_WINDOW`)
+  applies unless a ``TERM`` lies between ("Pneumothorax is not seen.");
+* when both apply, the nearer one wins; a ``PSEUDO`` phrase ("no change") cancels the triggers it
+  overlaps; overlapping triggers keep the longest ("cannot exclude" is uncertainty, not "not");
+* words inside a token-pattern entity can negate it ("heart size is normal"), see
+  :data:`curation.text.lexicon.INTERNAL_NEGATION`.
+
+Sentence boundaries always end a scope. The result is ``doc._.mh_entities``: a list of
+``(start_char, end_char, text, kind, concept, negated, uncertain, section)`` tuples.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+
+from spacy.language import Language
+from spacy.matcher import PhraseMatcher
+from spacy.tokens import Doc
+
+from curation.text.lexicon import INTERNAL_BORDERLINE, INTERNAL_NEGATION
+from curation.text.sections import section_at
+from curation.text.triggers import KINDS
+
+PRE_WINDOW = 18
+POST_WINDOW = 10
+BI_WINDOW = 4
+
+_PRE = {"NEG_PRE": "neg", "UNC_PRE": "unc", "UNC_BI": "unc"}
+_POST = {"NEG_POST": "neg", "UNC_POST": "unc", "UNC_BI": "unc"}
+
+
+def _triggers(doc: Doc, matcher: PhraseMatcher, ids: dict[int, str]) -> list[tuple[int, int, set[str]]]:
+    """Non-overlapping trigger spans ``(start, end, kinds)``, longest first, pseudo ones removed."""
+    by_span: dict[tuple[int, int], set[str]] = {}
+    for mid, start, end in matcher(doc):
+        by_span.setdefault((start, end), set()).add(ids[mid])
+    ordered = sorted(by_span, key=lambda se: (se[0] - se[1], se[0]))
+    taken = bytearray(len(doc) + 1)
+    out = []
+    for start, end in ordered:
+        if any(taken[start:end]):
+            continue
+        for i in range(start, end):
+            taken[i] = 1
+        kinds = by_span[(start, end)]
+        if "PSEUDO" not in kinds:
+            out.append((start, end, kinds))
+    out.sort()
+    return out
+
+
+@Language.factory("mh_context")
+class Context:
+    def __init__(self, nlp: Language, name: str):
+        self.matcher = PhraseMatcher(nlp.vocab, attr="LOWER")
+        self.ids: dict[int, str] = {}
+        for kind, phrases in KINDS.items():
+            self.matcher.add(kind, list(nlp.tokenizer.pipe(phrases)))
+            self.ids[nlp.vocab.strings[kind]] = kind
+
+    def __call__(self, doc: Doc) -> Doc:
+        ents = doc.ents
+        if not ents:
+            doc._.mh_entities = []
+            return doc
+        triggers = _triggers(doc, self.matcher, self.ids)
+        sent_starts = doc.user_data.get("mh_sent_starts") or [s.start for s in doc.sents]
+        sections = doc.user_data.get("mh_sections") or []
+        n = len(doc)
+        out = []
+        for ent in ents:
+            s_idx = bisect_right(sent_starts, ent.start) - 1
+            s0 = sent_starts[s_idx] if s_idx >= 0 else 0
+            s1 = sent_starts[s_idx + 1] if s_idx + 1 < len(sent_starts) else n
+            pre = post = None
+            pre_dist = post_dist = 0
+            # nearest pre trigger: walk triggers backwards from the entity
+            for t_start, t_end, kinds in reversed(triggers):
+                if t_start >= ent.start:
+                    continue
+                if t_end > ent.start or t_start < s0:
+                    if t_start < s0:
+                        break
+                    continue
+                if "TERM" in kinds or "TERM_PRE" in kinds:
+                    break
+                hit = [k for k in kinds if k in _PRE]
+                if hit:
+                    dist = ent.start - t_end
+                    window = BI_WINDOW if hit == ["UNC_BI"] else PRE_WINDOW
+                    if dist <= window:
+                        pre = "neg" if "NEG_PRE" in hit else "unc"
+                        pre_dist = dist
+                    break
+            for t_start, t_end, kinds in triggers:
+                if t_start < ent.end:
+                    continue
+                if t_end > s1:
+                    break
+                if "TERM" in kinds:
+                    break
+                hit = [k for k in kinds if k in _POST]
+                if hit:
+                    dist = t_start - ent.end
+                    window = BI_WINDOW if hit == ["UNC_BI"] else POST_WINDOW
+                    if dist <= window:
+                        post = "neg" if "NEG_POST" in hit else "unc"
+                        post_dist = dist
+                    break
+            if pre and post:
+                state = pre if pre_dist <= post_dist else post
+            else:
+                state = pre or post
+            if ent.end - ent.start > 1:
+                words = {t.lower_ for t in ent}
+                if words & INTERNAL_NEGATION and not words & INTERNAL_BORDERLINE:
+                    state = "neg" if state != "unc" else state
+            out.append((
+                ent.start_char, ent.end_char, ent.text, ent.label_, ent.ent_id_,
+                state == "neg", state == "unc", section_at(sections, ent.start_char),
+            ))
+        doc._.mh_entities = out
+        return doc

@@ -1,0 +1,30 @@
+"""Label report texts with the pipeline of :mod:`curation.text.nlp` (batched ``nlp.pipe``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from curation.text.nlp import get_nlp
+from curation.text.report import ReportLabels, aggregate, failed
+
+EMPTY_REPORT = "empty report"
+
+
+def label_reports(texts: Iterable[str | None], *, batch_size: int = 256) -> list[ReportLabels]:
+    """One :class:`ReportLabels` per text, in order. A blank/None text gets ``error="empty report"``."""
+    texts = list(texts)
+    out: list[ReportLabels | None] = [None] * len(texts)
+    todo = []
+    for i, t in enumerate(texts):
+        if t is None or not isinstance(t, str) or not t.strip():
+            out[i] = failed(EMPTY_REPORT)
+        else:
+            todo.append(i)
+    nlp = get_nlp()
+    for i, doc in zip(todo, nlp.pipe((texts[i] for i in todo), batch_size=batch_size)):
+        out[i] = aggregate(doc._.mh_entities or [], has_text=True)
+    return out  # type: ignore[return-value]
+
+
+def label_report(text: str | None) -> ReportLabels:
+    return label_reports([text])[0]

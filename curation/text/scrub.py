@@ -1,0 +1,1 @@
+def scrub_text(text): return text, []
