@@ -50,7 +50,8 @@ def extract_text(path: Path, fmt: str) -> str:
 
 
 class DownloadPipeline:
-    def __init__(self, out_dir: str, workers: int):
+    def __init__(self, out_dir: str, workers: int, crawler=None):
+        self.crawler = crawler
         self.out_dir = out_dir
         self.workers = workers
         self.counts: Counter[str] = Counter()
@@ -58,10 +59,10 @@ class DownloadPipeline:
     @classmethod
     def from_crawler(cls, crawler):
         s = crawler.settings
-        return cls(s.get("MEDHARVEST_OUT"), s.getint("MEDHARVEST_WORKERS", 8))
+        return cls(s.get("MEDHARVEST_OUT"), s.getint("MEDHARVEST_WORKERS", 8), crawler)
 
-    def open_spider(self, spider=None) -> None:
-        self.spider = spider
+    def open_spider(self) -> None:
+        self.spider = spider = self.crawler.spider
         self.store = RawStore(self.out_dir, spider.name).open()
         self.done = verified_done(self.store)
         spider.done_ids = set(self.done)  # spiders may skip requests for finished items
@@ -72,7 +73,7 @@ class DownloadPipeline:
         self.downloader = Downloader(**kw)
         self.pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="medharvest-dl")
 
-    async def process_item(self, item, spider=None):
+    async def process_item(self, item):
         if not isinstance(item, dict) or "source_id" not in item:
             return item
         sid = item["source_id"]
@@ -121,7 +122,8 @@ class DownloadPipeline:
             raw.status, raw.error = "error", "; ".join(errors)
         return raw
 
-    def close_spider(self, spider=None) -> None:
+    def close_spider(self) -> None:
+        spider = self.spider
         self.pool.shutdown(wait=True)
         self.downloader.close()
         stats = {k: v for k, v in self.counts.items() if not k.startswith(("ok", "error"))}

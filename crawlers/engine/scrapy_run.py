@@ -86,19 +86,20 @@ class BackoffRetryMiddleware:
     EXCEPTIONS = ("TimeoutError", "ConnectionRefusedError", "ConnectionLost", "ConnectionDone",
                   "ResponseFailed", "TCPTimedOutError", "DNSLookupError", "ConnectError", "ResponseNeverReceived")
 
-    def __init__(self, settings):
+    def __init__(self, settings, crawler=None):
+        self.crawler = crawler
         self.codes = set(settings.getlist("RETRY_HTTP_CODES"))
         self.times = settings.getint("RETRY_TIMES")
         self.base = settings.getfloat("MEDHARVEST_RETRY_BACKOFF", 1.0)
 
     @classmethod
     def from_crawler(cls, crawler):
-        return cls(crawler.settings)
+        return cls(crawler.settings, crawler)
 
     async def _retry(self, request, spider, reason, wait):
         retries = request.meta.get("retry_times", 0)
         delay = wait if wait is not None else backoff_delay(retries, base=self.base, cap=60.0, rng=random)
-        new = get_retry_request(request, spider=spider, reason=reason, max_retry_times=self.times)
+        new = get_retry_request(request, spider=self.crawler.spider, reason=reason, max_retry_times=self.times)
         if new is not None:
             await asyncio.sleep(min(delay, 300.0))
         return new
@@ -120,7 +121,7 @@ def run_in_process(spider_cls, settings: dict, spider_kwargs: dict) -> str | Non
     """Run the crawl here; returns the fatal message (or None). The reactor cannot restart afterwards."""
     from scrapy.crawler import CrawlerProcess
 
-    process = CrawlerProcess(settings, install_root_handler=False)
+    process = CrawlerProcess(settings)
     crawler = process.create_crawler(spider_cls)
     process.crawl(crawler, **spider_kwargs)
     process.start()
@@ -151,14 +152,21 @@ class SecretHeadersMiddleware:
     """Adds ``spider.secret_headers(url)`` (e.g. Basic auth) to each request and removes them from the
     request again before anything (retry copies, the JOBDIR disk queue) can store them."""
 
+    def __init__(self, crawler):
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler)
+
     def process_request(self, request, spider=None):
-        fn = getattr(spider, "secret_headers", None)
+        fn = getattr(self.crawler.spider, "secret_headers", None)
         for k, v in (fn(request.url) if fn else {}).items():
             request.headers[k] = v
         return None
 
     def _strip(self, request, spider):
-        fn = getattr(spider, "secret_headers", None)
+        fn = getattr(self.crawler.spider, "secret_headers", None)
         for k in (fn(request.url) if fn else {}):
             request.headers.pop(k, None)
 

@@ -15,6 +15,8 @@ It serves recorded responses at the paths of the real URLs, and misbehaves on pu
         ...
         srv.hits["/files/a.jpg"]                                   # requests seen per path
         srv.log                                                    # [(method, path, headers), ...]
+        srv.gate = fn                                              # fn(Request) -> Response | None, runs
+                                                                   # before routing (auth checks: 401/403)
 
 Static bodies honour ``Range: bytes=N-`` / ``N-M`` (206 + Content-Range). A handler may return a
 :class:`Response` whose ``body`` is bytes or ``(iterator_of_chunks, length)`` for large streams.
@@ -94,6 +96,7 @@ class ReplayServer:
         self.log: list[tuple[str, str, dict[str, str]]] = []
         self.retry_after = retry_after
         self.slow_seconds = slow_seconds
+        self.gate: Callable[[Request], Response | None] | None = None
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer((host, 0), _make_handler(self))
         self._httpd.daemon_threads = True
@@ -198,6 +201,10 @@ def _make_handler(server: ReplayServer):
             with server._lock:
                 server.hits[parts.path] += 1
                 server.log.append((self.command, parts.path, headers))
+            if server.gate is not None:
+                denied = server.gate(Request(self.command, parts.path, parse_qs(parts.query), headers, body))
+                if denied is not None:
+                    return self._send(denied.status, denied.body, denied.content_type, denied.headers)
             route = server.find(parts.path)
             if route is None or self.command not in route.methods:
                 return self._send(404 if route is None else 405, b"not found\n", "text/plain")
