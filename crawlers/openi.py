@@ -42,9 +42,16 @@ import posixpath
 from collections.abc import Iterable
 from urllib.parse import urlencode, urljoin
 
+import scrapy
+
 from crawlers import licences
+from crawlers.engine.integrity import safe_name
+from crawlers.engine.spider import SourceSpider
+from crawlers.webitems import to_item
 from crawlers.webtext import html_paragraphs, html_text
+from manifests.errors import UsageError
 from manifests.raw import RawItem, now_iso
+from manifests.registry import did_you_mean
 
 SOURCE = "openi"
 DEFAULT_BASE_URL = "https://openi.nlm.nih.gov"
@@ -194,3 +201,59 @@ def keep(items: Iterable[RawItem], families: frozenset[str] | None) -> list[RawI
             it.status, it.error = "skipped", f"licence {it.license!r} not in --licences"
         out.append(it)
     return out
+
+
+# -- the spider ------------------------------------------------------------------------------------
+
+
+class Spider(SourceSpider):
+    """``--query`` (default ``chest``), options ``collection`` (default ``cxr``), ``licences``, ``page_size``."""
+
+    name = SOURCE
+    default_base_url = DEFAULT_BASE_URL
+    download_delay = 1.0
+    download_rate = 2.0
+
+    @classmethod
+    def check_options(cls, options: dict, query: str | None) -> None:
+        coll = options.get("collection", "cxr")
+        if coll not in COLLECTIONS:
+            raise UsageError(f"unknown Open-i collection '{coll}'{did_you_mean(coll, COLLECTIONS)}")
+        try:
+            if options.get("licences"):
+                licences.parse_filter(options["licences"])
+        except ValueError as err:
+            raise UsageError(str(err)) from None
+
+    async def start(self):
+        self.coll = self.options.get("collection", "cxr")
+        self.families = licences.parse_filter(self.options["licences"]) if self.options.get("licences") else None
+        size = int(self.options.get("page_size", PAGE_SIZE))
+        last = size if self.limit is None else max(1, min(size, self.limit))
+        yield self._page(1, last)
+
+    def _page(self, m: int, n: int) -> scrapy.Request:
+        url = search_url(self.base_url, query=self.query or "chest", coll=self.coll, m=m, n=n)
+        return scrapy.Request(url, callback=self.parse, cb_kwargs={"m": m, "n": n}, dont_filter=True)
+
+    def parse(self, response, m: int = 1, n: int = PAGE_SIZE):
+        try:
+            items, total = parse_search(response.body, base_url=self.base_url, coll=self.coll)
+        except OpeniFormatError as err:
+            # a whole page is unreadable (HTML error page with 200...): retry it, then give up loudly
+            retries = response.meta.get("format_retries", 0)
+            if retries < 3:
+                yield response.request.replace(meta={**response.meta, "format_retries": retries + 1})
+                return
+            raise self.fatal(f"Open-i search page m={m} unreadable after retries: {err}") from err
+        for raw in keep(items, self.families):
+            if raw.source_id in self.done_ids:
+                continue
+            path = f"{self.coll}/{safe_name(posixpath.basename(raw.meta.get('file_url', '')), fallback=raw.source_id)}"
+            item = to_item(self, raw, path=path, expect="image")
+            if item is None:
+                return
+            yield item
+        nxt = next_range(m, n, total, wanted=None)
+        if nxt and not self.exhausted:
+            yield self._page(*nxt)
