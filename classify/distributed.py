@@ -1,0 +1,91 @@
+"""torchrun / DistributedDataParallel plumbing: one process per device, rank 0 writes.
+
+Under ``torchrun --nproc_per_node N`` the environment carries ``WORLD_SIZE``/``RANK``/``LOCAL_RANK``;
+:func:`setup` then joins the process group (NCCL on GPU, gloo on CPU). Without it, a single process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+
+import torch
+import torch.distributed as dist
+
+
+@dataclasses.dataclass(frozen=True)
+class Dist:
+    rank: int
+    world: int
+    device: torch.device
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def amp(self) -> bool:
+        return self.device.type == "cuda"
+
+
+def setup(device: str | None = None) -> Dist:
+    """Join the process group when launched by torchrun; pick CUDA when present (or ``device``)."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    if device is None:
+        device = f"cuda:{local}" if torch.cuda.is_available() else "cpu"
+    dev = torch.device(device)
+    if dev.type == "cuda":
+        torch.cuda.set_device(dev)
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if dev.type == "cuda" else "gloo")
+    return Dist(rank=rank, world=world, device=dev)
+
+
+def barrier(d: Dist) -> None:
+    if d.world > 1:
+        dist.barrier()
+
+
+def autocast(d: Dist):
+    """Mixed precision on CUDA (float16 autocast); a no-op context on CPU."""
+    if d.amp:
+        return torch.autocast("cuda", dtype=torch.float16)
+    return contextlib.nullcontext()
+
+
+def wrap(model: torch.nn.Module, d: Dist) -> torch.nn.Module:
+    """DDP-wrap ``model`` when running distributed (parameters are broadcast from rank 0)."""
+    if d.world == 1:
+        return model
+    from torch.nn.parallel import DistributedDataParallel as DDP
+
+    return DDP(model, device_ids=[d.device.index] if d.device.type == "cuda" else None)
+
+
+def unwrap(model: torch.nn.Module) -> torch.nn.Module:
+    return getattr(model, "module", model)
+
+
+def no_sync(model: torch.nn.Module):
+    """Skip DDP's gradient all-reduce (used by the GAN trainer; kept for symmetry)."""
+    return model.no_sync() if hasattr(model, "no_sync") else contextlib.nullcontext()
+
+
+def sync_buffers(model: torch.nn.Module, d: Dist) -> None:
+    """Copy rank 0's buffers (BatchNorm running stats) to every rank, so evaluation agrees."""
+    if d.world == 1:
+        return
+    for b in unwrap(model).buffers():
+        dist.broadcast(b.data, src=0)
+
+
+def all_agree(flag: bool, d: Dist) -> bool:
+    """True on every rank iff rank 0 says True (decisions such as early stopping)."""
+    if d.world == 1:
+        return flag
+    t = torch.tensor([1 if flag else 0], device=d.device)
+    dist.broadcast(t, src=0)
+    return bool(t.item())

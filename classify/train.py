@@ -1,0 +1,197 @@
+"""Train a classifier on a manifest (train split; early stopping on val macro AUROC).
+
+Writes into ``out``: ``best.pt`` (weights of the best val epoch + everything :mod:`classify.evaluate`
+needs), ``last.pt`` (+ optimizer, RNG, epoch: ``resume=True`` continues exactly), ``history.jsonl``
+(one line per epoch), ``stats.json`` last. Synthetic rows are training data only: a manifest with a
+synthetic row in val or test is refused (:meth:`manifests.dataset_view.View.assert_no_synthetic_in_eval`).
+
+Augmentation policies: ``none``, ``classic`` (batch affine + intensity), ``oversample`` (class-
+balanced sampling with replacement). GAN augmentation is a manifest that already holds synthetic
+train rows (the CLI's ``--augment gan:CHECKPOINT`` samples and merges them first).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from classify import distributed
+from classify.data import AUGMENTATIONS, ManifestDataset
+from classify.metrics import compute
+from classify.models import BACKBONES, build, load_pretrained
+from manifests.dataset_view import balanced_weights, epoch_indices, load_view
+from manifests.errors import UsageError
+from manifests.io import atomic_path, write_json_atomic
+from manifests.registry import lookup
+
+FORMAT = "medharvest-classifier/1"
+STAGE_VERSION = "classify.train/1"
+POLICIES = ("none", "classic", "oversample")
+
+
+@dataclasses.dataclass(frozen=True)
+class ClassifyConfig:
+    arch: str = "small-cnn"
+    augment: str = "none"
+    multi_label: bool = False
+    epochs: int = 20
+    patience: int = 5
+    batch_size: int = 32
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    class_weighted: bool = False
+    size: int = 64
+    classes: tuple[str, ...] | None = None
+    min_count: int = 1
+    steps_per_epoch: int | None = None
+    pretrained: str | None = None
+    seed: int = 0
+    resume: bool = False
+    quiet: bool = False
+    device: str | None = None
+
+    def __post_init__(self):
+        lookup(BACKBONES, self.arch, "backbone")
+        lookup({p: p for p in POLICIES}, self.augment, "augmentation policy")
+        if self.epochs < 1 or self.batch_size < 2 or self.patience < 1:
+            raise UsageError("epochs and patience must be >= 1 and batch size >= 2")
+
+
+def _seed(seed: int, epoch: int, rank: int = 0) -> None:
+    s = (seed * 1_000_003 + epoch * 997 + rank) % (2**31)
+    torch.manual_seed(s)
+    random.seed(s)
+    np.random.seed(s)
+
+
+def class_weights(view, n_classes: int) -> torch.Tensor:
+    counts = torch.as_tensor(view.class_counts(), dtype=torch.float32).clamp(min=1)
+    if view.multi_label:
+        return ((len(view) - counts) / counts).clamp(max=100.0)    # BCE pos_weight
+    return len(view) / (n_classes * counts)
+
+
+@torch.no_grad()
+def predict(model: torch.nn.Module, ds: ManifestDataset, *, multi_label: bool, device: torch.device,
+            batch: int = 256) -> np.ndarray:
+    """Probabilities (N, C): softmax (single-label) or sigmoid (multi-label)."""
+    model.eval()
+    out = []
+    xs, _ = ds.tensors()
+    for start in range(0, len(ds), batch):
+        x = xs[start:start + batch].to(device)
+        logits = model(x).float()
+        out.append((torch.sigmoid(logits) if multi_label else logits.softmax(dim=1)).cpu().numpy())
+    return np.concatenate(out) if out else np.zeros((0, model.head.out_features), np.float32)
+
+
+def _save(obj: dict, path: Path) -> None:
+    with atomic_path(path, ".pt") as tmp:
+        torch.save(obj, tmp)
+
+
+def train_classifier(cfg: ClassifyConfig, manifest: str | Path, out: str | Path) -> dict:
+    out = Path(out)
+    d = distributed.setup(cfg.device)
+    view = load_view(manifest, classes=cfg.classes, multi_label=cfg.multi_label, min_count=cfg.min_count)
+    view.assert_no_synthetic_in_eval()
+    train, val = view.split("train"), view.split("val")
+    assert set(train.splits) <= {"train"} and set(val.splits) <= {"val"}
+    if len(train) < 2 or len(val) < 1:
+        raise UsageError(f"need train and val rows; got {len(train)} train, {len(val)} val")
+    n_classes = len(view.classes)
+    ds_train, ds_val = ManifestDataset(train, size=cfg.size), ManifestDataset(val, size=cfg.size)
+    x_train, y_train = ds_train.tensors()     # decoded once; batches are index lookups
+
+    _seed(cfg.seed, 0)
+    model = build(cfg.arch, n_classes=n_classes)
+    pretrained_info = load_pretrained(model, cfg.pretrained) if cfg.pretrained else None
+    model.to(d.device)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    scaler = torch.amp.GradScaler(enabled=d.amp)
+    weight = class_weights(train, n_classes).to(d.device) if cfg.class_weighted else None
+    start, best_metric, best_epoch, bad_epochs, history = 0, -1.0, 0, 0, []
+    last_path, best_path = out / "last.pt", out / "best.pt"
+    if last_path.exists():
+        if not cfg.resume:
+            raise UsageError(f"'{out}' already holds a classifier run; pass --resume or choose a new --out")
+        st = torch.load(last_path, map_location=d.device, weights_only=False)
+        model.load_state_dict(st["model"])
+        opt.load_state_dict(st["opt"])
+        scaler.load_state_dict(st["scaler"])
+        start, best_metric, best_epoch, bad_epochs = st["epoch"], st["best_metric"], st["best_epoch"], st["bad_epochs"]
+        history = st["history"]
+    net = distributed.wrap(model, d)
+    augment = AUGMENTATIONS.get(cfg.augment, AUGMENTATIONS["none"])
+    weights = None
+    if cfg.augment == "oversample":
+        weights = (balanced_weights(train.targets, n_classes) if not cfg.multi_label
+                   else 1.0 / np.maximum((train.targets * train.class_counts()).max(axis=1), 1.0))
+    steps = cfg.steps_per_epoch or max(1, len(train) // cfg.batch_size)
+    per_rank = max(1, cfg.batch_size // d.world)
+    base = {"format": FORMAT, "arch": cfg.arch, "classes": list(view.classes), "multi_label": cfg.multi_label,
+            "size": cfg.size, "config": {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(cfg).items()},
+            "train_counts": train.class_counts().tolist(), "synthetic_train_rows": int(train.synthetic.sum())}
+    if d.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+
+    from tqdm import tqdm
+
+    stopped_early = False
+    for epoch in range(start, cfg.epochs):
+        if bad_epochs >= cfg.patience:
+            stopped_early = True
+            break
+        _seed(cfg.seed, epoch + 1, d.rank)
+        order = epoch_indices(len(train), seed=cfg.seed, epoch=epoch, weights=weights,
+                              num_samples=steps * cfg.batch_size, rank=d.rank, world=d.world)
+        net.train()
+        losses = []
+        for i in tqdm(range(steps), desc=f"epoch {epoch + 1}", leave=False, disable=cfg.quiet or not d.is_main):
+            idx = torch.from_numpy(order[i * per_rank:(i + 1) * per_rank])
+            x = augment(x_train[idx].to(d.device))
+            y = y_train[idx].to(d.device)
+            with distributed.autocast(d):
+                logits = net(x).float()
+                loss = (F.binary_cross_entropy_with_logits(logits, y, pos_weight=weight) if cfg.multi_label
+                        else F.cross_entropy(logits, y, weight=weight))
+            opt.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+            losses.append(float(loss.detach()))
+        distributed.sync_buffers(net, d)
+        scores = predict(model, ds_val, multi_label=cfg.multi_label, device=d.device)
+        m = compute(scores, val.targets, list(view.classes), multi_label=cfg.multi_label)
+        metric = m["macro"]["auroc"] if m["macro"]["auroc"] is not None else -float(np.mean(losses))
+        improved = metric > best_metric
+        if improved:
+            best_metric, best_epoch, bad_epochs = metric, epoch + 1, 0
+        else:
+            bad_epochs += 1
+        history.append({"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "val_macro_auroc": m["macro"]["auroc"],
+                        "val_balanced_accuracy": m["balanced_accuracy"], "best": improved})
+        if d.is_main:
+            state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+            if improved:
+                _save({**base, "state_dict": state, "epoch": epoch + 1, "val_macro_auroc": m["macro"]["auroc"]}, best_path)
+            _save({**base, "model": state, "opt": opt.state_dict(), "scaler": scaler.state_dict(), "epoch": epoch + 1,
+                   "best_metric": best_metric, "best_epoch": best_epoch, "bad_epochs": bad_epochs,
+                   "history": history}, last_path)
+            with open(out / "history.jsonl", "w", encoding="utf-8") as fh:
+                fh.writelines(json.dumps(h) + "\n" for h in history)
+        distributed.barrier(d)
+    summary = {"best_epoch": best_epoch, "best_val_macro_auroc": best_metric, "epochs_run": len(history),
+               "stopped_early": stopped_early or bad_epochs >= cfg.patience, "train_rows": len(train),
+               "synthetic_train_rows": int(train.synthetic.sum()), "val_rows": len(val), "classes": list(view.classes),
+               "train_counts": dict(zip(view.classes, train.class_counts().tolist())), "world_size": d.world,
+               "device": str(d.device), "checkpoint": str(best_path), "pretrained": pretrained_info}
+    if d.is_main:
+        write_json_atomic(out / "stats.json", summary)
+    return summary
