@@ -52,7 +52,8 @@ FINDINGS: tuple[Concept, ...] = (
        "increased cardiac size|enlargement of the heart|enlargement of the cardiac silhouette|"
        "cardiac silhouette enlargement|prominent cardiac silhouette|enlarged cardiac contour|"
        "cardiomegally|cardiac megaly|enlarged left ventricle|left ventricular enlargement|"
-       "biventricular enlargement|cardiomyopathy"),
+       "biventricular enlargement|cardiomyopathy|borderline heart size|borderline cardiac size|"
+       "borderline cardiomegaly|borderline enlarged heart|borderline cardiac enlargement"),
     _c("enlarged_cardiomediastinum", (), "Enlarged Cardiomediastinum",
        "enlarged cardiomediastinal silhouette|widened mediastinum|mediastinal widening|"
        "widening of the mediastinum|enlarged mediastinum|mediastinal enlargement|"
@@ -79,19 +80,21 @@ FINDINGS: tuple[Concept, ...] = (
        "parenchymal scarring|scarring|scar|cicatrix|fibronodular|streaky opacity|"
        "bronchovascular crowding|airspace"),
     _c("mass", "Mass", "Lung Lesion",
-       "mass|mass lesion|tumor|tumour|neoplasm|carcinoma|malignancy|lung cancer|cancer|"
-       "hilar mass|mediastinal mass|lung mass|pulmonary mass|masslike|mass-like|"
-       "mass-like opacity|masslike opacity|bronchogenic carcinoma"),
+       "mass|mass lesion|tumor|tumour|hilar mass|mediastinal mass|lung mass|pulmonary mass|"
+       "bronchogenic carcinoma|soft tissue mass"),
     _c("nodule", "Nodule", "Lung Lesion",
        "nodule|nodular opacity|nodular density|nodular opacification|pulmonary nodule|"
        "lung nodule|micronodule|micronodular|nodular|noncalcified nodule|non-calcified nodule|"
        "nodular lesion|nodular focus|nodular foci"),
     _c("lesion", (), "Lung Lesion",
        "lung lesion|pulmonary lesion|cavitary lesion|cavitation|cavity|cavitary|lesion|"
-       "metastasis|metastatic disease|metastases"),
+       "metastasis|metastatic disease|metastases|neoplasm|carcinoma|malignancy|lung cancer|"
+       "cancer|masslike|mass-like|mass-like opacity|masslike opacity|neoplastic"),
     _c("pneumonia", "Pneumonia", "Pneumonia",
-       "pneumonia|pneumonitis|bronchopneumonia|infectious process|infection|infectious infiltrate|"
-       "aspiration pneumonia|lobar pneumonia|pneumonic"),
+       "pneumonia|pneumonitis|bronchopneumonia|infectious infiltrate|aspiration pneumonia|"
+       "lobar pneumonia|pneumonic"),
+    # "infection" is Pneumonia for the CheXpert labeler; ChestX-ray14 coders keep it apart
+    _c("infection", (), "Pneumonia", "infection|infectious process|infectious etiology|infectious"),
     _c("pneumothorax", "Pneumothorax", "Pneumothorax",
        "pneumothorax|pneumothoraces|ptx|pneumothoraxes|apical pneumothorax"),
     _c("consolidation", "Consolidation", "Consolidation",
@@ -130,8 +133,10 @@ FINDINGS: tuple[Concept, ...] = (
        "vertebral body height loss|loss of vertebral body height|callus formation"),
     # other abnormalities: they keep a report from being "No Finding" (CheXpert convention)
     _c("granuloma", terms="granuloma|granulomas|calcified granuloma|granulomatous disease|"
-       "granulomatous change|granulomatous calcification|calcified nodule|calcified lymph node|"
-       "calcified node|healed granulomatous disease|histoplasmosis|calcified hilar lymph node"),
+       "granulomatous change|granulomatous calcification|calcified lymph node|"
+       "calcified node|healed granulomatous disease|histoplasmosis|calcified hilar lymph node|"
+       "granulomatous infection|granulomatous process|prior granulomatous infection|"
+       "old granulomatous infection|granulomatous exposure|tuberculosis|tb"),
     _c("calcification", terms="calcification|calcified|calcinosis|calcific density|aortic calcification|"
        "vascular calcification|atherosclerotic calcification|mitral annular calcification"),
     _c("atherosclerosis", terms="atherosclerosis|atherosclerotic|atherosclerotic disease|"
@@ -169,7 +174,8 @@ FINDINGS: tuple[Concept, ...] = (
        "enlarged hila|enlarged hilum|hilar prominence|prominent hila|pulmonary hypertension|"
        "pulmonary arterial hypertension|enlarged pulmonary artery|enlarged pulmonary arteries|"
        "aspiration|hemorrhage|hematoma|contusion|foreign body|foreign bodies|radiopaque|"
-       "bullet|shrapnel|cyst|cystic change|thymoma|goiter|thyroid enlargement|"
+       "bullet|shrapnel|cyst|cystic change|thymoma|goiter|thyroid enlargement|thyroid mass|"
+       "breast mass|neck mass|abdominal mass|pelvic mass|"
        "air-fluid level|air fluid level|tracheal narrowing|tortuous trachea|"
        "hyperdensity|lucency|lucencies|abnormality|abnormalities|thickening"),
 )
@@ -258,8 +264,8 @@ TOKEN_PATTERNS: tuple[tuple[str, list[dict]], ...] = (
 
 #: Words inside a token-pattern span that make the span a negative mention ("heart size is normal").
 INTERNAL_NEGATION = frozenset({"not", "normal", "unremarkable", "nl", "wnl", "normal-sized", "small"})
-#: ... unless one of these is also inside ("upper limits of normal" is borderline enlargement).
-INTERNAL_BORDERLINE = frozenset({"upper", "top", "borderline"})
+#: ... unless one of these is also inside ("borderline enlarged"; "upper limits of normal" stays normal).
+INTERNAL_BORDERLINE = frozenset({"borderline"})
 
 
 def _plural(word: str) -> list[str]:

@@ -56,7 +56,9 @@ UNC_PRE = (
     "cannot be ruled out|not entirely excluded|not completely excluded|favor|favored|"
     "?|vs|versus|or less likely|borderline for|early|developing|compatible with|"
     "correlate for|correlation for|correlate clinically for|"
-    "versus early|perhaps|question"
+    "versus early|perhaps|question|may be secondary to|may be due to|could be due to|"
+    "possibly due to|possibly secondary to|likely secondary to|may be related to|"
+    "could be secondary to|can be seen with|differential considerations include"
 )
 UNC_POST = (
     "cannot be excluded|can not be excluded|cannot be ruled out|can not be ruled out|"
@@ -92,7 +94,8 @@ PSEUDO = (
     "no improvement|not improved|without improvement|not clearly|not well|not as well|"
     "not optimally|not fully|no other change|difficult to exclude|may not|could not|"
     "cannot be|not included|not imaged|not well seen|no prior|no previous|no comparison|"
-    "no old|no priors|not available"
+    "no old|no priors|not available|to suggest|to indicate|to explain|to account for|"
+    "that would suggest|to definitely suggest|to suggest a|to suggest an|suggestive of a"
 )
 
 
