@@ -117,7 +117,7 @@ def write_dicom(path: Path, img: np.ndarray, *, ident: dict, date: dt.date, moda
     ds.PixelRepresentation = 0
     ds.WindowCenter = 2048
     ds.WindowWidth = 4096
-    values = (img.astype(np.uint16) * 4095 + 127) // 255
+    values = (img.astype(np.uint32) * 4095 + 127) // 255
     if photometric == "MONOCHROME1":
         values = 4095 - values
     ds.PixelData = values.astype("<u2").tobytes()

@@ -121,7 +121,7 @@ def test_dicom_files_are_valid_with_header_identifiers(sample):
         assert ds.PatientID == gt["header_identifiers"]["PatientID"]
         assert re.fullmatch(r"\d{8}", ds.PatientBirthDate) and re.fullmatch(r"\d{8}", ds.StudyDate)
         arr = ds.pixel_array
-        assert arr.shape == (CFG.size, CFG.size) and arr.max() <= 4095
+        assert arr.shape == (CFG.size, CFG.size) and arr.max() <= 4095 and arr.max() - arr.min() > 1500
     # MONOCHROME1 stores inverted values: the lungs (dark on screen) hold high numbers
     mono1 = next(gt for gt in dicoms if gt["photometric"] == "MONOCHROME1")
     raw = pydicom.dcmread(store.files_dir / f"{mono1['source_id']}.dcm").pixel_array.astype(float)
