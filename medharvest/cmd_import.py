@@ -1,7 +1,48 @@
-"""`medharvest import` (being built; registers nothing yet)."""
+"""`medharvest import NAME ROOT --out DIR`: turn a dataset you already hold into a raw store."""
 
 from __future__ import annotations
 
+import argparse
+
+#: Shown in --help; the registry itself lives in crawlers.importers (imported when the command runs).
+NAMES = ("chestxray14", "chexpert", "mimic-cxr-jpg", "iu-xray")
+
 
 def register(sub) -> None:
-    return None
+    from medharvest.cli import add_common
+
+    p = sub.add_parser(
+        "import",
+        help="import a local copy of a public dataset (ChestX-ray14, CheXpert, MIMIC-CXR-JPG, IU X-ray)",
+        description=(
+            "Read a dataset's own label/report/split files under ROOT and write DIR/raw/NAME/items.jsonl: one item "
+            "per image, referring to your image file in place (nothing is copied), with the dataset's labels "
+            "(four states), patient and study ids, view, official split and licence. Rows with problems are kept "
+            "with status=error; a re-run resumes. Importers: " + ", ".join(NAMES) + "."
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("name", metavar="NAME", help="importer: " + " | ".join(NAMES))
+    p.add_argument("root", metavar="ROOT", help="folder holding the dataset (searched recursively)")
+    p.add_argument("--out", required=True, metavar="DIR", help="data directory (the store goes to DIR/raw/NAME)")
+    add_common(p, config=False)
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    import time
+
+    from crawlers import importers
+    from medharvest.output import progress, summary_table
+    from medharvest.runinfo import write_run_json
+
+    module = importers.get(args.name)
+    start = time.perf_counter()
+    summary = importers.run(args.name, args.root, args.out,
+                            progress=lambda it, total: progress(it, total=total, desc=args.name, quiet=args.quiet))
+    seconds = round(time.perf_counter() - start, 2)
+    write_run_json(f"{args.out}/raw/{module.SOURCE}", f"import {args.name}", {"name": args.name, "root": args.root},
+                   {**summary, "seconds": seconds})
+    summary_table(f"import {args.name} -> {args.out}/raw/{module.SOURCE}",
+                  {**summary, "seconds": seconds}, quiet=args.quiet)
+    return 0

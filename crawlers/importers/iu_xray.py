@@ -1,0 +1,2 @@
+"""placeholder"""
+SOURCE = "iu_xray"

@@ -1,0 +1,2 @@
+"""placeholder"""
+SOURCE = "mimic_cxr_jpg"
