@@ -12,6 +12,7 @@ and over the 13 others; Hernia is also scored against the MeSH codings.
 
 Baseline, same run, same sentences / sections / lexicon (EntityRuler): negspacy's ``negex`` in
 place of our context component (negspacy has no uncertainty: a non-negated mention is positive).
+The lexicon's self-negating gap patterns ("heart size is normal") count as negated for both.
 
 Text per report: ``FINDINGS: <findings>\\nIMPRESSION: <impression>`` (the indication is left out:
 it states the clinical question, not a finding).
@@ -99,6 +100,7 @@ def negspacy_labeler():
     from negspacy.negation import Negex  # noqa: F401 (registers "negex")
     from negspacy.termsets import termset
 
+    from curation.text.context import internally_negated
     from curation.text.nlp import build_nlp
     from curation.text.report import aggregate
     from curation.text.sections import section_at
@@ -111,7 +113,7 @@ def negspacy_labeler():
         out = []
         for doc in nlp.pipe(texts, batch_size=256):
             secs = doc.user_data.get("mh_sections") or []
-            mentions = [(e.start_char, e.end_char, e.text, e.label_, e.ent_id_, bool(e._.negex), False,
+            mentions = [(e.start_char, e.end_char, e.text, e.label_, e.ent_id_, bool(e._.negex) or internally_negated(e), False,
                          section_at(secs, e.start_char)) for e in doc.ents]
             out.append(aggregate(mentions, has_text=True))
         return out

@@ -56,6 +56,12 @@ def _triggers(doc: Doc, matcher: PhraseMatcher, ids: dict[int, str]) -> list[tup
     return out
 
 
+def internally_negated(span) -> bool:
+    """A multi-word entity that negates itself: "heart size is normal", "heart is not enlarged"."""
+    words = {t.lower_ for t in span}
+    return bool(words & INTERNAL_NEGATION) and not words & INTERNAL_BORDERLINE
+
+
 @Language.factory("mh_context")
 class Context:
     def __init__(self, nlp: Language, name: str):
@@ -118,10 +124,8 @@ class Context:
                 state = pre if pre_dist <= post_dist else post
             else:
                 state = pre or post
-            if ent.end - ent.start > 1:
-                words = {t.lower_ for t in ent}
-                if words & INTERNAL_NEGATION and not words & INTERNAL_BORDERLINE:
-                    state = "neg" if state != "unc" else state
+            if ent.end - ent.start > 1 and internally_negated(ent):
+                state = "neg" if state != "unc" else state
             out.append((
                 ent.start_char, ent.end_char, ent.text, ent.label_, ent.ent_id_,
                 state == "neg", state == "unc", section_at(sections, ent.start_char),

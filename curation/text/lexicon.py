@@ -6,9 +6,8 @@ report abnormal, so it blocks "No Finding"). Terms are lower-case phrases, match
 ``LOWER`` attribute (no lemmatiser in ``spacy.blank("en")``); :func:`variants` adds the plural and
 spelling variants, so only the base form is listed here.
 
-Besides phrases there are a few token patterns (:data:`TOKEN_PATTERNS`) for constructions with a
-gap, e.g. "the heart is mildly enlarged" or "heart size is normal"; the words inside such a span
-that negate it (``not``, ``normal`` ...) are listed in :data:`INTERNAL_NEGATION`.
+Besides phrases there are a few patterns with a gap (:data:`GAP_PATTERNS`), e.g. "the heart is
+mildly enlarged" or "heart size is normal"; the words inside such a span that negate it (``not``, ``normal`` ...) are listed in :data:`INTERNAL_NEGATION`.
 """
 
 from __future__ import annotations
@@ -248,18 +247,29 @@ _FILLER = [
 _ENLARGED = ["enlarged", "large", "enlargement", "increased", "prominent", "cardiomegaly"]
 _NORMAL = ["normal", "unremarkable", "nl", "wnl", "small"]
 
-#: (concept key, EntityRuler token pattern). Added to the phrase patterns.
-TOKEN_PATTERNS: tuple[tuple[str, list[dict]], ...] = (
-    ("cardiomegaly", [{"LOWER": {"IN": _HEART}}, {"LOWER": {"IN": _HEART_NOUN}, "OP": "?"},
-                      {"LOWER": {"IN": _FILLER}, "OP": "{,6}"}, {"LOWER": {"IN": _ENLARGED}}]),
-    ("cardiomegaly", [{"LOWER": {"IN": _HEART}}, {"LOWER": {"IN": _HEART_NOUN}, "OP": "?"},
-                      {"LOWER": {"IN": _FILLER}, "OP": "{,6}"}, {"LOWER": {"IN": _NORMAL}}]),
-    ("cardiomegaly", [{"LOWER": {"IN": ["normal", "normal-sized", "unremarkable"]}},
-                      {"LOWER": {"IN": ["-", "sized"]}, "OP": "*"},
-                      {"LOWER": {"IN": ["heart", "cardiac"]}},
-                      {"LOWER": {"IN": _HEART_NOUN}, "OP": "?"}]),
-    ("cardiomegaly", [{"LOWER": {"IN": ["mildly", "moderately", "markedly", "slightly", "severely"]}},
-                      {"LOWER": "enlarged"}, {"LOWER": {"IN": ["heart", "cardiac"]}}]),
+
+@dataclass(frozen=True)
+class GapPattern:
+    """``first [second?] filler{0,max_fill} last [tail?]`` over lower-case token texts."""
+
+    concept: str
+    first: frozenset[str]
+    last: frozenset[str]
+    second: frozenset[str] = frozenset()
+    filler: frozenset[str] = frozenset()
+    max_fill: int = 6
+    tail: frozenset[str] = frozenset()
+
+
+_f = frozenset
+#: Constructions with a gap, matched besides the phrases ("the heart is mildly enlarged").
+GAP_PATTERNS: tuple[GapPattern, ...] = (
+    GapPattern("cardiomegaly", _f(_HEART), _f(_ENLARGED), _f(_HEART_NOUN), _f(_FILLER)),
+    GapPattern("cardiomegaly", _f(_HEART), _f(_NORMAL), _f(_HEART_NOUN), _f(_FILLER)),
+    GapPattern("cardiomegaly", _f({"normal", "normal-sized", "unremarkable"}), _f({"heart", "cardiac"}),
+               filler=_f({"-", "sized"}), max_fill=2, tail=_f(_HEART_NOUN)),
+    GapPattern("cardiomegaly", _f({"mildly", "moderately", "markedly", "slightly", "severely"}),
+               _f({"heart", "cardiac"}), _f({"enlarged"}), max_fill=0, tail=_f(_HEART_NOUN)),
 )
 
 #: Words inside a token-pattern span that make the span a negative mention ("heart size is normal").
@@ -297,13 +307,10 @@ def variants(term: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def ruler_patterns() -> list[dict]:
-    """EntityRuler patterns: ``{"label": KIND, "id": concept key, "pattern": ...}``."""
-    pats: list[dict] = []
+def phrase_patterns() -> dict[str, list[str]]:
+    """``{"KIND|concept": [phrase, ...]}`` with every variant of every term."""
+    out: dict[str, list[str]] = {}
     for concept in CONCEPTS.values():
-        for term in concept.terms:
-            for v in variants(term):
-                pats.append({"label": concept.kind, "id": concept.key, "pattern": v})
-    for key, tokens in TOKEN_PATTERNS:
-        pats.append({"label": CONCEPTS[key].kind, "id": key, "pattern": tokens})
-    return pats
+        key = f"{concept.kind}|{concept.key}"
+        out[key] = list(dict.fromkeys(v for term in concept.terms for v in variants(term)))
+    return out
