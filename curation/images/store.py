@@ -40,7 +40,7 @@ def encode_png(pixels: np.ndarray, compress_level: int = 6) -> bytes:
     from PIL import Image
 
     if pixels.dtype == np.uint16:
-        im = Image.fromarray(pixels.astype("<u2"), mode="I;16")
+        im = Image.fromarray(np.ascontiguousarray(pixels, dtype="<u2"))  # mode I;16
     else:
         im = Image.fromarray(pixels)
     buf = io.BytesIO()
