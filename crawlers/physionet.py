@@ -146,10 +146,10 @@ def report_path(record: dict[str, str]) -> str:
 class Spider(SourceSpider):
     name = "physionet"
     default_base_url = "https://physionet.org/files"
-    user_agent = "Wget/1.21.4 (medharvest/0.1; +https://github.com/medharvest; mailto:medharvest@example.org)"
+    source_user_agent = "Wget/1.21.4 (medharvest/0.1; +https://github.com/medharvest; mailto:medharvest@example.org)"
     download_rate = 2.0
     download_per_host = 4
-    download_delay = 0.5
+    metadata_delay = 0.5
     robots_txt = False
     license, license_url = LICENSE, LICENSE_URL
 

@@ -1,7 +1,84 @@
-"""`medharvest crawl` (being built; registers nothing yet)."""
+"""`medharvest crawl SOURCE --out DIR`: crawl one public source into a raw store; `crawl --list`."""
 
 from __future__ import annotations
 
 
+def _option(text: str) -> tuple[str, object]:
+    import argparse
+    import json
+
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"--option wants KEY=VALUE, got {text!r}")
+    try:
+        return key, json.loads(value)
+    except ValueError:
+        return key, value
+
+
 def register(sub) -> None:
-    return None
+    from medharvest.cli import add_common
+
+    p = sub.add_parser(
+        "crawl", help="download a public source into DIR/raw/SOURCE (items.jsonl + files)",
+        description="Crawl one source (see --list) into DIR/raw/SOURCE/{files/,items.jsonl,stats.json}. "
+                    "Re-running the same command resumes: finished items are verified and skipped, partial "
+                    "files continue with HTTP Range. Credentials come from the environment or ~/.netrc only: "
+                    "PHYSIONET_USERNAME/PHYSIONET_PASSWORD (or a physionet.org netrc entry), GDC_TOKEN or "
+                    "GDC_TOKEN_FILE, NCBI_API_KEY.")
+    p.add_argument("source", nargs="?", metavar="SOURCE", help="source name (see --list)")
+    p.add_argument("--list", action="store_true", help="list the sources and their access terms")
+    p.add_argument("--out", metavar="DIR", help="data directory")
+    p.add_argument("--query", help="source-specific search / filter (see the source's datasheet)")
+    p.add_argument("--limit", type=int, help="at most N items")
+    p.add_argument("--base-url", metavar="URL", help="mirror or loopback replay server instead of the real host")
+    p.add_argument("--resume", action="store_true", help="resume a previous run (the default; kept for scripts)")
+    p.add_argument("--fresh", action="store_true", help="delete DIR/raw/SOURCE first and start over")
+    p.add_argument("--manifest", metavar="FILE", help="gdc: download the files of a GDC portal manifest")
+    p.add_argument("--workers", type=int, help="download threads (default 8)")
+    p.add_argument("--option", action="append", type=_option, default=[], metavar="KEY=VALUE",
+                   help="source option, e.g. project=mimic-cxr, include='sub-*/anat/*.nii.gz' (repeatable)")
+    add_common(p)
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    import time
+
+    from crawlers import registry
+    from manifests.errors import UsageError
+    from medharvest.output import summary_table
+
+    if args.list:
+        summary_table("sources", dict(registry.listing()), quiet=args.quiet)
+        return 0
+    if not args.source:
+        raise UsageError("crawl needs a SOURCE (or --list)")
+    if not args.out:
+        raise UsageError("crawl needs --out DIR")
+    if args.resume and args.fresh:
+        raise UsageError("--resume and --fresh contradict each other")
+    registry.spider_class(args.source)  # unknown source -> "did you mean" (exit 2) before any work
+
+    from crawlers.engine.credentials import present
+    from crawlers.engine.run import CrawlConfig, crawl
+    from medharvest.config import as_dict, load_toml, resolve
+    from medharvest.runinfo import write_run_json
+
+    toml = load_toml(args.config, "crawl")
+    options = {**toml.pop("options", {}), **dict(args.option)}
+    if args.manifest:
+        options["manifest"] = args.manifest
+    cfg = resolve(CrawlConfig, toml=toml, flags={"query": args.query, "limit": args.limit, "base_url": args.base_url,
+                                                  "workers": args.workers, "options": options or None})
+    start = time.perf_counter()
+    summary = crawl(args.source, args.out, query=cfg.query, limit=cfg.limit, base_url=cfg.base_url, resume=not args.fresh,
+                    options=cfg.options, workers=cfg.workers, in_process=True,
+                    log_level="INFO" if getattr(args, "verbose", 0) else "WARNING")
+    seconds = round(time.perf_counter() - start, 2)
+    write_run_json(f"{args.out}/raw/{args.source}", f"crawl {args.source}",
+                   {**as_dict(cfg), "credentials_present": present()}, {**summary, "seconds": seconds})
+    summary_table(f"crawl {args.source} -> {args.out}/raw/{args.source}", {
+        "items": summary.get("items"), "status": summary.get("status"), **summary.get("run", {}), "seconds": seconds,
+    }, quiet=args.quiet)
+    return 0 if not summary.get("status", {}).get("error") else 1

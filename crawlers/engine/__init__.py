@@ -42,9 +42,10 @@ with pure functions (bytes in, items out) so tests need no server. Yield items m
 ``self.item`` returns None once ``limit`` items were emitted (stop paging then). Big files never
 pass through Scrapy: the pipeline (:mod:`crawlers.engine.pipeline`) fetches the downloads with the
 streaming downloader on a thread pool and appends the RawItem (``status="error"`` + ``error`` when
-a download failed for good). Source-wide settings are spider class attributes: ``user_agent``,
-``download_rate`` (requests/s per host), ``download_per_host``, ``download_delay`` (Scrapy),
-``robots_txt``; ``downloader_kwargs()`` may add ``auth``/``headers``/``error_hint`` (secrets stay
+a download failed for good). Source-wide settings are spider class attributes:
+``source_user_agent``, ``download_rate`` (requests/s per host), ``download_per_host``,
+``metadata_delay`` (Scrapy delay; ``user_agent``/``download_delay`` are accepted and renamed, since
+Scrapy 2.19 deprecates them as spider attributes), ``robots_txt``; ``downloader_kwargs()`` may add ``auth``/``headers``/``error_hint`` (secrets stay
 in memory). A fatal source error (bad credentials) is ``raise self.fatal("message")``: the run stops
 and the CLI exits 1 with that message.
 

@@ -67,7 +67,7 @@ class DownloadPipeline:
         self.done = verified_done(self.store)
         spider.done_ids = set(self.done)  # spiders may skip requests for finished items
         self.seen: set[str] = set()
-        kw = {"user_agent": spider.user_agent, "per_host": spider.download_per_host, "rate": spider.download_rate}
+        kw = {"user_agent": spider.source_user_agent, "per_host": spider.download_per_host, "rate": spider.download_rate}
         kw.update(spider.downloader_kwargs())
         kw.update(spider.settings.getdict("MEDHARVEST_DOWNLOADER"))
         self.downloader = Downloader(**kw)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -15,6 +16,21 @@ from crawlers import registry
 from crawlers.engine.scrapy_run import run_in_process, run_subprocess, settings_for
 
 log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class CrawlConfig:
+    """Settings of one ``medharvest crawl`` (TOML section ``[crawl]``; flags override)."""
+
+    query: str | None = None
+    limit: int | None = None
+    base_url: str | None = None
+    workers: int = 8
+    options: dict = dataclasses.field(default_factory=dict)   # source-specific (project, manifest, include…)
+
+    def __post_init__(self):
+        if self.workers < 1:
+            raise ValueError(f"workers must be >= 1, got {self.workers}")
 
 
 def crawl(source: str, out_dir: str | os.PathLike, *, query: str | None = None, limit: int | None = None,

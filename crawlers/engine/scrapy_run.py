@@ -44,14 +44,14 @@ def settings_for(spider_cls, out_dir: str | os.PathLike, base_url: str | None, *
     root = Path(out_dir) / "raw" / spider_cls.name
     s = {
         "BOT_NAME": "medharvest",
-        "USER_AGENT": spider_cls.user_agent,
+        "USER_AGENT": spider_cls.source_user_agent,
         "ROBOTSTXT_OBEY": bool(spider_cls.robots_txt),
-        "ROBOTSTXT_USER_AGENT": spider_cls.user_agent,
+        "ROBOTSTXT_USER_AGENT": spider_cls.source_user_agent,
         "AUTOTHROTTLE_ENABLED": not local,
-        "AUTOTHROTTLE_START_DELAY": spider_cls.download_delay,
+        "AUTOTHROTTLE_START_DELAY": spider_cls.metadata_delay,
         "AUTOTHROTTLE_MAX_DELAY": 60.0,
         "AUTOTHROTTLE_TARGET_CONCURRENCY": 1.0,
-        "DOWNLOAD_DELAY": 0 if local else spider_cls.download_delay,
+        "DOWNLOAD_DELAY": 0 if local else spider_cls.metadata_delay,
         "CONCURRENT_REQUESTS": 16,
         "CONCURRENT_REQUESTS_PER_DOMAIN": 8 if local else 2,
         "DOWNLOAD_TIMEOUT": 120,
@@ -65,8 +65,10 @@ def settings_for(spider_cls, out_dir: str | os.PathLike, base_url: str | None, *
             "crawlers.engine.scrapy_run.SecretHeadersMiddleware": 600,
         },
         "ITEM_PIPELINES": {"crawlers.engine.pipeline.DownloadPipeline": 300},
-        "TELNETCONSOLE_ENABLED": False,           # no remote-control console
-        "EXTENSIONS": {"scrapy.extensions.telnet.TelnetConsole": None},
+        "TELNETCONSOLE_ENABLED": False,           # no telnet console
+        "REMOTE_CONTROL_ENABLED": False,          # Scrapy 2.19's remote-control HTTP server: off
+        "EXTENSIONS": {"scrapy.extensions.telnet.TelnetConsole": None,
+                       "scrapy.extensions.remote_control.RemoteControl": None},
         "JOBDIR": str(root / ".jobdir"),
         "LOG_LEVEL": log_level,
         "COOKIES_ENABLED": False,
@@ -122,6 +124,9 @@ def run_in_process(spider_cls, settings: dict, spider_kwargs: dict) -> str | Non
     from scrapy.crawler import CrawlerProcess
 
     process = CrawlerProcess(settings)
+    if not settings.get("LOG_INSTALL_ROOT_HANDLER", True):  # in the CLI: keep Scrapy at our level
+        for name in ("scrapy", "twisted", "py.warnings"):
+            logging.getLogger(name).setLevel(settings.get("LOG_LEVEL", "WARNING"))
     crawler = process.create_crawler(spider_cls)
     process.crawl(crawler, **spider_kwargs)
     process.start()

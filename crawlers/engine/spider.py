@@ -17,13 +17,22 @@ class SourceFatal(CloseSpider):
 class SourceSpider(scrapy.Spider):
     name = "source"
     default_base_url = ""
-    user_agent = DEFAULT_USER_AGENT
+    source_user_agent = DEFAULT_USER_AGENT
     download_rate: float | None = 5.0     # streaming downloads, requests/s per host (None: unlimited)
     download_per_host = 4
-    download_delay = 1.0                  # Scrapy metadata requests (AutoThrottle starts here)
+    metadata_delay = 1.0                  # Scrapy metadata requests (AutoThrottle starts here)
     robots_txt = True                     # obey robots.txt (APIs that publish none: harmless)
     license: str | None = None
     license_url: str | None = None
+
+    def __init_subclass__(cls, **kw):
+        # ``user_agent`` / ``download_delay`` as spider attributes are deprecated in Scrapy 2.19 and would
+        # override the engine's settings (loopback: no delay); move them to the engine's own names.
+        super().__init_subclass__(**kw)
+        for old, new in (("download_delay", "metadata_delay"), ("user_agent", "source_user_agent")):
+            if old in cls.__dict__:
+                setattr(cls, new, cls.__dict__[old])
+                delattr(cls, old)
 
     def __init__(self, *args, base_url: str | None = None, query: str | None = None, limit=None,
                  options: str | dict | None = None, done_ids=None, **kw):

@@ -179,6 +179,7 @@ def _parse_range(value: str | None, length: int) -> tuple[int, int] | None:
 def _make_handler(server: ReplayServer):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # no 40 ms delayed-ACK stalls on keep-alive connections
 
         def log_message(self, *args) -> None:  # quiet
             return None

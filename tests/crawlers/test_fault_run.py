@@ -1,0 +1,103 @@
+"""The fault run: >= 1,000 files, >= 20 % injected faults, kill -9 mid-run, resume.
+
+Every good file must end correct, nothing corrupt, nothing twice; permanently bad files are recorded
+as failed items.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from manifests.raw import RawStore
+from tests.crawlers import physionet_tree
+from tests.crawlers.replay import ReplayServer
+
+RECOVERABLE = ["429", "429-date", "500", "503", "reset", "truncate", "html", "json-error", "corrupt", "empty", "slow"]
+PERMANENT = ["html", "corrupt", "404", "truncate"]
+N_IMAGES = 1000
+
+
+def _cmd(out: Path, base: str) -> list[str]:
+    return [sys.executable, "-m", "medharvest", "crawl", "physionet", "--out", str(out), "--base-url", base, "-q"]
+
+
+@pytest.mark.slow
+def test_fault_run_kill_and_resume(tmp_path):
+    fake = physionet_tree.build(N_IMAGES, seed=7)
+    rng = random.Random(3)
+    jpg = "/mimic-cxr-jpg/2.1.0/"
+    image_paths = sorted(jpg + p for p in fake.images)
+    faults, always = {}, {}
+    permanent = set(rng.sample(image_paths, 12))
+    for p in permanent:
+        always[p] = rng.choice(PERMANENT)
+    for p in image_paths:
+        if p not in permanent and rng.random() < 0.3:
+            faults[p] = [rng.choice(RECOVERABLE) for _ in range(rng.choice([1, 1, 2]))]
+    for p in fake.files:
+        if p.endswith(".txt") and "SHA256SUMS" not in p and rng.random() < 0.2:
+            faults[p] = [rng.choice(RECOVERABLE)]
+    n_files = len(fake.images) + len(fake.reports)
+    assert (len(faults) + len(permanent)) / n_files >= 0.2
+
+    env = {**os.environ, "PHYSIONET_USERNAME": physionet_tree.USER, "PHYSIONET_PASSWORD": physionet_tree.PASSWORD,
+           "NETRC": str(tmp_path / "none"), "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    out = tmp_path / "data"
+    store = RawStore(out, "physionet")
+    with ReplayServer(retry_after="0", slow_seconds=0.3) as srv:
+        physionet_tree.serve(srv, fake, faults=faults, always=always)
+        log = open(tmp_path / "crawl.log", "wb")
+        proc = subprocess.Popen(_cmd(out, srv.url()), env=env, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 40
+        while time.time() < deadline and proc.poll() is None:
+            if store.items_path.exists() and store.items_path.read_bytes().count(b"\n") >= 300:
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None, (tmp_path / "crawl.log").read_text()
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        lines_at_kill = store.items_path.read_bytes().count(b"\n")
+        assert 300 <= lines_at_kill < N_IMAGES
+        done = subprocess.run(_cmd(out, srv.url()), env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 1, done.stderr  # 1: some items failed for good (recorded, not raised)
+        hits = Counter(srv.hits)
+
+    latest = store.latest()
+    assert len(latest) == N_IMAGES
+    ok_lines = Counter(it.source_id for it in store.iter_items() if it.status == "ok")
+    assert max(ok_lines.values()) == 1, "an item was written twice"
+    by_path = {"/" + "/".join(Path(p).parts[-6:]): d for p, d in fake.images.items()}
+    failed = {sid for sid, it in latest.items() if it.status != "ok"}
+    bad_ids = {Path(p).stem for p in permanent}
+    assert failed == bad_ids
+    for sid, it in latest.items():
+        if it.status == "ok":
+            data = store.resolve(it).read_bytes()
+            rel = it.file.split("mimic-cxr-jpg/2.1.0/")[1]
+            assert data == fake.images[rel], sid
+            assert it.sha256 == hashlib.sha256(data).hexdigest()
+            assert it.text and "FINAL REPORT" in it.text
+        else:
+            assert it.error
+    # nothing corrupt on disk under a final name; no leftover .part for good files
+    for p in (store.files_dir / "mimic-cxr-jpg").rglob("*.jpg"):
+        assert p.read_bytes() == fake.images[str(p.relative_to(store.files_dir / "mimic-cxr-jpg" / "2.1.0"))]
+    parts = list(store.files_dir.rglob("*.part"))
+    assert all(Path(str(p)[:-5]).stem in bad_ids for p in parts), parts
+    # downloads were not repeated wholesale after the kill: at most a few re-fetches per good image
+    good_paths = [p for p in image_paths if p not in permanent]
+    assert sum(hits[p] for p in good_paths) <= len(good_paths) + sum(len(faults.get(p, [])) for p in good_paths) + 100
+    stats = json.loads(store.stats_path.read_text())
+    assert stats["status"] == {"ok": N_IMAGES - len(bad_ids), "error": len(bad_ids)}
+    assert not by_path or True
