@@ -158,6 +158,7 @@ def main(argv=None) -> int:
     ap.add_argument("--shared", default=os.environ.get("MEDHARVEST_SHARED",
                                                        str(Path(__file__).resolve().parents[2] / "shared")))
     ap.add_argument("--errors", metavar="FINDING", help="print the false positives/negatives of one finding")
+    ap.add_argument("--policy", choices=("strict", "u-ones"), default="strict", help="for --errors")
     ap.add_argument("--repeat", type=int, default=5, help="copies of the 926 reports for the speed test")
     ap.add_argument("--no-baseline", action="store_true")
     args = ap.parse_args(argv)
@@ -194,7 +195,7 @@ def main(argv=None) -> int:
     if args.errors:
         g = [gold[int(row["uid"])] for row in reports]
         for row, r, t, gr in zip(reports, ours, texts, g):
-            pred = r.nih[args.errors] in ("positive", "uncertain")
+            pred = r.nih[args.errors] in (("positive",) if args.policy == "strict" else ("positive", "uncertain"))
             truth = gr[args.errors] == "1" if args.errors in gr else False
             if pred != truth:
                 kind = "FP" if pred else "FN"

@@ -118,7 +118,8 @@ FINDINGS: tuple[Concept, ...] = (
        "pleural parenchymal thickening|pleural-parenchymal thickening|pleuroparenchymal thickening|"
        "apical thickening|apical pleural thickening|biapical thickening|biapical pleural thickening|"
        "apical capping|pleural thickenings|pleural plaque|calcified pleural plaque|"
-       "thickened pleura|pleural reaction"),
+       "thickened pleura|pleural reaction|thickening of the fissure|fissural thickening|"
+       "thickened fissure|thickening of the minor fissure|thickening of the major fissure"),
     _c("pleural_other", (), "Pleural Other",
        "pleural scarring|pleural scar|pleural-parenchymal scarring|pleural parenchymal scarring|"
        "pleuroparenchymal scarring|pleural calcification|fibrothorax|pleural-based opacity|"

@@ -54,7 +54,7 @@ UNC_PRE = (
     "raises the possibility of|raising the possibility of|possibility of|may represent|"
     "could represent|may reflect|might represent|may be related to|could be|may be|"
     "cannot be ruled out|not entirely excluded|not completely excluded|favor|favored|"
-    "?|vs|versus|or less likely|borderline for|early|developing|compatible with|"
+    "?|vs|versus|or less likely|borderline for|early|"
     "correlate for|correlation for|correlate clinically for|"
     "versus early|perhaps|question|may be secondary to|may be due to|could be due to|"
     "possibly due to|possibly secondary to|likely secondary to|may be related to|"
@@ -71,7 +71,7 @@ UNC_POST = (
     "not completely excluded|?|versus|vs|vs.|is uncertain|uncertain|"
     "is questionable|questionable|is equivocal|equivocal|is not entirely excluded"
 )
-UNC_BI = "versus|vs|vs.|or possibly|and/or"
+UNC_BI = "versus|vs|vs.|or possibly"
 TERM = (
     "but|however|although|though|which|whereas|yet|aside from|apart from|except|except for|"
     "otherwise|other than|secondary to|due to|likely due to|cause of|causing|source of|"
