@@ -24,7 +24,12 @@ def render_pages(path: str | os.PathLike, *, dpi: int = 300, max_pages: int = 50
     path = Path(path)
     try:
         pdf = pdfium.PdfDocument(str(path))
-    except (pdfium.PdfiumError, OSError) as err:
+    except pdfium.PdfiumError as err:
+        if getattr(err, "err_code", None) == 0:
+            # PDFium fails with "Success" on a well-formed document whose page tree is empty
+            raise PdfError(f"{path.name}: PDF has no pages") from err
+        raise PdfError(f"{path.name}: cannot open PDF ({err})") from err
+    except OSError as err:
         raise PdfError(f"{path.name}: cannot open PDF ({err})") from err
     try:
         n = len(pdf)
