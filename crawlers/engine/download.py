@@ -94,6 +94,18 @@ class FileResult:
         return self.status == "ok"
 
 
+class _Session(requests.Session):
+    """A session that drops secret headers (not only ``Authorization``) on a redirect to another host."""
+
+    secret_names: tuple[str, ...] = ()
+
+    def rebuild_auth(self, prepared_request, response):
+        super().rebuild_auth(prepared_request, response)
+        if urlsplit(prepared_request.url).netloc != urlsplit(response.request.url).netloc:
+            for name in self.secret_names:
+                prepared_request.headers.pop(name, None)
+
+
 class DownloadError(Exception):
     """A metadata request failed for good (raised by :meth:`Downloader.request` only)."""
 
@@ -120,11 +132,13 @@ ErrorHint = Callable[[int, bytes], "str | None"]
 class Downloader:
     """Thread-safe streaming downloader with per-host politeness (see module docstring).
 
+    ``secret_headers`` (tokens) are sent like ``headers`` but stripped when a redirect leaves the host.
     ``error_hint(status, body_head)`` lets a source turn a 401/403/404 into a sentence a user can act
     on (PhysioNet: credentials vs. data use agreement; GDC: token).
     """
 
     def __init__(self, *, user_agent: str = DEFAULT_USER_AGENT, auth=None, headers: Mapping[str, str] | None = None,
+                 secret_headers: Mapping[str, str] | None = None,
                  per_host: int = 8, rate: float | None = None, retries: int = 5, backoff: float = 0.5,
                  max_backoff: float = 60.0, max_retry_after: float = 300.0, timeout: tuple[float, float] = (10.0, 60.0),
                  chunk_size: int = 1 << 16, resume: bool = True, error_hint: ErrorHint | None = None,
@@ -132,6 +146,7 @@ class Downloader:
         self.user_agent = user_agent
         self.auth = auth
         self.headers = dict(headers or {})
+        self.secret_headers = dict(secret_headers or {})   # e.g. X-Auth-Token: never logged, dropped on cross-host redirects
         self.gate = HostGate(concurrency=per_host, rate=rate)
         self.per_host = per_host
         self.retries = retries
@@ -153,11 +168,12 @@ class Downloader:
         """This thread's pooled session (keep-alive per host)."""
         s = getattr(self._local, "session", None)
         if s is None:
-            s = requests.Session()
+            s = _Session()
+            s.secret_names = tuple(self.secret_headers)
             adapter = HTTPAdapter(pool_connections=16, pool_maxsize=max(4, self.per_host), max_retries=0)
             s.mount("http://", adapter)
             s.mount("https://", adapter)
-            s.headers.update({"User-Agent": self.user_agent, **self.headers})
+            s.headers.update({"User-Agent": self.user_agent, **self.headers, **self.secret_headers})
             s.auth = self.auth
             s.trust_env = False  # no proxies / netrc surprises: credentials come from the caller
             self._local.session = s
