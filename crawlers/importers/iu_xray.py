@@ -10,7 +10,8 @@ Two layouts are read (anything under ROOT):
   parsed with defusedxml; images named by ``parentImage/@id`` (``CXR1_1_IM-0001-3001.png`` in
   ``NLMCXR_png``); an ``indiana_projections*.csv`` beside them adds the view;
 * the CSV form (``indiana_reports*.csv`` + ``indiana_projections*.csv``, e.g. the Kaggle copy,
-  file-name suffixes such as ``_first926`` accepted); images ``images_normalized/<filename>``.
+  file-name suffixes such as ``_first926`` accepted); images ``images_normalized/<filename>``
+  (``1_IM-0001-4001.dcm.png`` for the Open-i id ``CXR1_1_IM-0001-4001``).
 
 When both are present the XML form is used. Items: one per image; source_id = the Open-i image id
 (``CXR1_1_IM-0001-4001``, the same in both layouts); study_id = patient_id = ``CXR<uid>``; text =
@@ -125,13 +126,13 @@ def _projections(plan: Plan) -> tuple[dict[str, list[tuple[str, str]]], list[str
             errors.append(err)
             continue
         uid, name = row["uid"].strip(), row["filename"].strip()
-        image_id = "CXR" + re.sub(r"(\.dcm)?\.(png|jpe?g)$", "", name, flags=re.I)
+        image_id = f"CXR{uid}_" + re.sub(r"(\.dcm)?\.(png|jpe?g)$", "", name, flags=re.I)
         out.setdefault(uid, []).append((image_id, row["projection"].strip().upper() or None))
     return out, errors
 
 
 def _image(plan: Plan, image_id: str) -> Path | None:
-    bare = image_id[3:] if image_id.startswith("CXR") else image_id
+    bare = image_id.split("_", 1)[1] if image_id.startswith("CXR") and "_" in image_id else image_id
     return plan.images.get(f"{image_id}.png", f"{image_id}.jpg", f"{bare}.dcm.png", f"{bare}.png", f"{bare}.jpg")
 
 
