@@ -104,11 +104,39 @@ def read_meta(path: str | os.PathLike) -> dict:
     return json.loads(raw) if raw else {}
 
 
-def write_manifest(table: pa.Table, path: str | os.PathLike, *, meta: dict | None = None) -> Path:
-    """Write ``table`` atomically as Parquet; ``meta`` is stored as key-value metadata."""
+def rebase_image_paths(table: pa.Table, from_dir: str | os.PathLike, to_dir: str | os.PathLike) -> pa.Table:
+    """``image_path`` (relative to ``from_dir``) rewritten relative to ``to_dir``.
+
+    ``image_path`` is always relative to the manifest's own directory, so a stage that writes a
+    manifest somewhere else than its input must rebase (``write_manifest(..., images_from=...)``).
+    """
+    src, dst = Path(from_dir).resolve(), Path(to_dir).resolve()
+    if src == dst or "image_path" not in table.column_names:
+        return table
+    uniq = pc.unique(table.column("image_path"))
+    mapping = {p: os.path.relpath(src / p, dst) for p in uniq.to_pylist() if p is not None}
+    if not mapping:
+        return table
+    keys = pa.array(list(mapping), type=pa.string())
+    vals = pa.array(list(mapping.values()), type=pa.string())
+    idx = pc.index_in(table.column("image_path"), value_set=keys)
+    new = pc.take(vals, idx)
+    i = table.schema.get_field_index("image_path")
+    return table.set_column(i, table.schema.field(i), new)
+
+
+def write_manifest(table: pa.Table, path: str | os.PathLike, *, meta: dict | None = None,
+                   images_from: str | os.PathLike | None = None) -> Path:
+    """Write ``table`` atomically as Parquet; ``meta`` is stored as key-value metadata.
+
+    ``images_from``: the directory ``table``'s ``image_path`` values are relative to (the input
+    manifest's directory); they are rebased onto the directory written to.
+    """
     path = Path(path)
     if path.suffix != ".parquet":
         path = path / MANIFEST_NAME
+    if images_from is not None:
+        table = rebase_image_paths(table, images_from, path.parent)
     old_meta = {}
     if table.schema.metadata and META_KEY in table.schema.metadata:
         old_meta = json.loads(table.schema.metadata[META_KEY])

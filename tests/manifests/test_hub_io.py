@@ -100,3 +100,13 @@ def test_raw_store_resumes_after_a_partial_line(tmp_path):
     assert [s.root.name for s in find_stores(tmp_path)] == ["src"]
     with pytest.raises(UsageError):
         find_stores(tmp_path / "nowhere")
+
+
+def test_writing_elsewhere_rebases_image_paths(tmp_path):
+    recs = _records(2)
+    recs[0]["image_path"] = "images/ab/x.png"
+    src = io.write_manifest(schema.from_records(recs), tmp_path / "curated")
+    dst = io.write_manifest(io.read_manifest(src), tmp_path / "split" / "manifest.parquet", images_from=src.parent)
+    paths = io.read_manifest(dst, columns=["image_path"]).column("image_path").to_pylist()
+    assert paths == ["../curated/images/ab/x.png", None]
+    assert (dst.parent / paths[0]).resolve() == (tmp_path / "curated/images/ab/x.png").resolve()
