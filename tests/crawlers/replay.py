@@ -233,7 +233,8 @@ def _make_handler(server: ReplayServer):
                 return self._send(resp.status, resp.body, resp.content_type, resp.headers, truncate=fault == "truncate")
             data = route.body or b""
             if fault == "corrupt" and data:
-                data = bytes(b ^ 0xFF for b in data[:64]) + data[64:]
+                mid = len(data) // 2  # keep the magic number: only a checksum can tell
+                data = data[:mid] + bytes(b ^ 0xFF for b in data[mid:mid + 64]) + data[mid + 64:]
             rng = None if fault == "norange" else _parse_range(self.headers.get("Range"), len(data))
             extra = {"Accept-Ranges": "bytes", **route.headers}
             if rng is not None and route.status == 200:
