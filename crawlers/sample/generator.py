@@ -162,7 +162,7 @@ def _near_variant(data: bytes, kind: str, seed: list[int]) -> tuple[bytes, str]:
 
 def _png_bytes(img: np.ndarray) -> bytes:
     buf = io.BytesIO()
-    Image.fromarray(img).save(buf, format="PNG", compress_level=4)
+    Image.fromarray(img).save(buf, format="PNG", compress_level=1)
     return buf.getvalue()
 
 
