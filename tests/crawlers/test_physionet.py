@@ -121,3 +121,27 @@ def test_netrc_credentials(tmp_path, monkeypatch):
     assert summary["status"] == {"ok": 2}
     run = json.loads((tmp_path / "raw" / "physionet" / "stats.json").read_text())
     assert run["items"] == 2
+
+
+def test_cli_run_json_has_no_secrets_and_metadata_retries(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    fake = physionet_tree.build(3)
+    env = {**os.environ, "PHYSIONET_USERNAME": physionet_tree.USER, "PHYSIONET_PASSWORD": physionet_tree.PASSWORD,
+           "NETRC": str(tmp_path / "none"), "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    with ReplayServer(retry_after="0") as srv:
+        physionet_tree.serve(srv, fake, faults={"/mimic-cxr/2.0.0/cxr-record-list.csv.gz": ["503", "429"],
+                                                "/mimic-cxr-jpg/2.1.0/SHA256SUMS.txt": ["500"]})
+        out = subprocess.run([sys.executable, "-m", "medharvest", "crawl", "physionet", "--out", str(tmp_path),
+                              "--base-url", srv.url(), "-q"], env=env, capture_output=True, text=True, timeout=120)
+        hits = srv.hits["/mimic-cxr/2.0.0/cxr-record-list.csv.gz"]
+    assert out.returncode == 0, out.stderr
+    assert hits == 3
+    assert json.loads(out.stdout.strip().splitlines()[-1])["items"] == 3
+    run = (tmp_path / "raw" / "physionet" / "run.json").read_text()
+    assert physionet_tree.PASSWORD not in run and physionet_tree.USER not in run
+    assert json.loads(run)["summary"]["status"] == {"ok": 3}
+    assert physionet_tree.PASSWORD not in out.stdout + out.stderr
