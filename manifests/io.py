@@ -113,14 +113,18 @@ def rebase_image_paths(table: pa.Table, from_dir: str | os.PathLike, to_dir: str
     src, dst = Path(from_dir).resolve(), Path(to_dir).resolve()
     if src == dst or "image_path" not in table.column_names:
         return table
-    uniq = pc.unique(table.column("image_path"))
-    mapping = {p: os.path.relpath(src / p, dst) for p in uniq.to_pylist() if p is not None}
-    if not mapping:
-        return table
-    keys = pa.array(list(mapping), type=pa.string())
-    vals = pa.array(list(mapping.values()), type=pa.string())
-    idx = pc.index_in(table.column("image_path"), value_set=keys)
-    new = pc.take(vals, idx)
+    col = table.column("image_path")
+    # columnar for plain relative paths (prefix + "/" + path: same as relpath for them); the few
+    # absolute or dot-segment paths go through os.path.relpath one by one
+    prefix = os.path.relpath(src, dst)
+    new = pc.binary_join_element_wise(prefix, col, "/")
+    odd = pc.fill_null(pc.match_substring_regex(col, r"^/|(^|/)\.\.?(/|$)"), False)
+    if pc.any(odd).as_py():
+        uniq = pc.unique(pc.filter(col, odd))
+        mapping = {p: os.path.relpath(src / p, dst) for p in uniq.to_pylist()}
+        fixed = pc.take(pa.array(list(mapping.values()), pa.string()),
+                        pc.index_in(col, value_set=pa.array(list(mapping), pa.string())))
+        new = pc.if_else(odd, fixed, new)
     i = table.schema.get_field_index("image_path")
     return table.set_column(i, table.schema.field(i), new)
 
