@@ -118,7 +118,7 @@ def rebase_image_paths(table: pa.Table, from_dir: str | os.PathLike, to_dir: str
     # absolute or dot-segment paths go through os.path.relpath one by one
     prefix = os.path.relpath(src, dst)
     new = pc.binary_join_element_wise(prefix, col, "/")
-    odd = pc.fill_null(pc.match_substring_regex(col, r"^/|(^|/)\.\.?(/|$)"), False)
+    odd = pc.fill_null(pc.match_substring_regex(col, r"^$|^/|(^|/)\.\.?(/|$)"), False)
     if pc.any(odd).as_py():
         uniq = pc.unique(pc.filter(col, odd))
         mapping = {p: os.path.relpath(src / p, dst) for p in uniq.to_pylist()}
