@@ -41,25 +41,6 @@ def register(sub) -> None:
     e.set_defaults(func=_evaluate)
 
 
-def gan_augmented_manifest(manifest: str | Path, checkpoint: str | Path, out: Path, *, target_ratio: float = 1.0,
-                           seed: int = 0) -> Path:
-    """Sample the GAN to balance ``manifest``'s train split; write real + synthetic as ``out/manifest.parquet``."""
-    from gan.checkpoint import load_generator
-    from gan.sample import balance_counts, counts_from_manifest, sample_to_manifest
-    from manifests.dataset_view import rebase_image_paths
-    from manifests.io import merge, read_manifest, resolve_manifest, write_manifest
-
-    _, meta = load_generator(checkpoint)
-    need = balance_counts(counts_from_manifest(manifest, meta["classes"]), target_ratio=target_ratio)
-    syn_dir = out / "synthetic"
-    sample_to_manifest(checkpoint, syn_dir, n_per_class=need, seed=seed)
-    real_path = resolve_manifest(manifest)
-    real = rebase_image_paths(read_manifest(real_path), real_path.parent, out)
-    syn = rebase_image_paths(read_manifest(syn_dir), syn_dir, out)
-    merged, _ = merge([real, syn])
-    return write_manifest(merged, out / "manifest.parquet", meta={"augmented_with": str(checkpoint)})
-
-
 def _train(args) -> int:
     from classify.train import ClassifyConfig, train_classifier
     from medharvest.config import as_dict, load_toml, resolve
@@ -69,6 +50,8 @@ def _train(args) -> int:
     manifest = args.manifest
     augment = args.augment
     if augment and augment.startswith("gan:"):
+        from medharvest.experiment import gan_augmented_manifest
+
         manifest = gan_augmented_manifest(args.manifest, augment[4:], Path(args.out) / "augmented",
                                           target_ratio=args.target_ratio)
         augment = "none"

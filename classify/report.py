@@ -1,0 +1,195 @@
+"""Tables, plots and a self-contained HTML page for a comparison of training arms over seeds.
+
+Input: one ``{arm: metrics}`` dict per seed (``metrics`` as written by :mod:`classify.evaluate`).
+Output (:func:`write_report`): ``results.json``, ``table.md``, ``table.csv`` (long format),
+``auroc.png``, ``minority.png``, ``summary.html`` (images inlined as base64).
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from manifests.io import atomic_path, write_json_atomic, write_text_atomic
+
+TARGET_DELTA = 0.02
+
+
+def _ms(xs: list) -> dict:
+    v = [float(x) for x in xs if x is not None and math.isfinite(float(x))]
+    if not v:
+        return {"mean": None, "std": None, "n": 0, "values": []}
+    return {"mean": round(float(np.mean(v)), 4), "std": round(float(np.std(v, ddof=1)) if len(v) > 1 else 0.0, 4),
+            "n": len(v), "values": [round(x, 4) for x in v]}
+
+
+def aggregate(per_seed: list[dict[str, dict]], *, classes: list[str], minority: list[str], arms: tuple[str, ...]) -> dict:
+    out: dict = {"arms": {}, "classes": classes, "minority": minority}
+    for arm in arms:
+        runs = [s[arm] for s in per_seed if arm in s]
+        per_class = {c: {m: _ms([r["per_class"][c][m] for r in runs]) for m in ("auroc", "f1", "recall", "precision")}
+                     | {"support": runs[0]["per_class"][c]["support"] if runs else 0} for c in classes}
+        minority_macro = [np.mean([r["per_class"][c]["auroc"] for c in minority if r["per_class"][c]["auroc"] is not None])
+                          if minority else None for r in runs]
+        out["arms"][arm] = {
+            "per_class": per_class,
+            "macro_auroc": _ms([r["macro"]["auroc"] for r in runs]),
+            "minority_macro_auroc": _ms(minority_macro),
+            "macro_f1": _ms([r["macro"]["f1"] for r in runs]),
+            "balanced_accuracy": _ms([r["balanced_accuracy"] for r in runs]),
+        }
+    base = out["arms"].get("baseline", {}).get("minority_macro_auroc")
+    comparisons = {}
+    for arm in arms:
+        if arm == "baseline" or base is None or base["mean"] is None:
+            continue
+        a = out["arms"][arm]["minority_macro_auroc"]
+        if a["mean"] is None:
+            continue
+        delta = a["mean"] - base["mean"]
+        comparisons[f"{arm}_vs_baseline"] = {
+            "delta_minority_macro_auroc": round(delta, 4),
+            "spread_non_overlapping": (a["mean"] - a["std"]) > (base["mean"] + base["std"]),
+            "target_met": delta >= TARGET_DELTA and (a["mean"] - a["std"]) > (base["mean"] + base["std"]),
+        }
+    if "gan" in out["arms"] and "classic" in out["arms"]:
+        g, c = out["arms"]["gan"]["minority_macro_auroc"], out["arms"]["classic"]["minority_macro_auroc"]
+        if g["mean"] is not None and c["mean"] is not None:
+            comparisons["gan_vs_classic"] = {"delta_minority_macro_auroc": round(g["mean"] - c["mean"], 4)}
+    out["comparisons"] = comparisons
+    return out
+
+
+def _fmt(s: dict) -> str:
+    return "n/a" if s["mean"] is None else f"{s['mean']:.3f} ± {s['std']:.3f}"
+
+
+def table_rows(agg: dict, metric: str = "auroc") -> tuple[list[str], list[list[str]]]:
+    arms = list(agg["arms"])
+    header = ["class", "train n (real)", *arms]
+    rows = []
+    for c in agg["classes"]:
+        name = f"**{c}** (minority)" if c in agg["minority"] else c
+        rows.append([name, str(agg.get("train_counts", {}).get(c, "")),
+                     *[_fmt(agg["arms"][a]["per_class"][c][metric]) for a in arms]])
+    for label, key in (("macro AUROC", "macro_auroc"), ("**minority macro AUROC**", "minority_macro_auroc"),
+                       ("macro F1", "macro_f1"), ("balanced accuracy", "balanced_accuracy")):
+        rows.append([label, "", *[_fmt(agg["arms"][a][key]) for a in arms]])
+    return header, rows
+
+
+def _markdown(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def verdict(agg: dict) -> str:
+    comp = agg["comparisons"]
+    arms = agg["arms"]
+    if "gan_vs_baseline" not in comp:
+        return "No GAN-vs-baseline comparison (undefined minority AUROC)."
+    g = comp["gan_vs_baseline"]
+    text = (f"GAN arm minority macro AUROC {_fmt(arms['gan']['minority_macro_auroc'])} vs baseline "
+            f"{_fmt(arms['baseline']['minority_macro_auroc'])}: delta {g['delta_minority_macro_auroc']:+.3f}; "
+            f"seed spreads (mean ± std) {'do not overlap' if g['spread_non_overlapping'] else 'overlap'}; "
+            f"target (>= +{TARGET_DELTA} with non-overlapping spread) {'MET' if g['target_met'] else 'NOT met'}.")
+    if "gan_vs_classic" in comp:
+        d = comp["gan_vs_classic"]["delta_minority_macro_auroc"]
+        text += f" GAN vs classic augmentation: delta {d:+.3f} ({'GAN better' if d > 0 else 'GAN does not beat classic'})."
+    for arm in ("classic", "oversample"):
+        if f"{arm}_vs_baseline" in comp:
+            text += f" {arm} vs baseline: {comp[f'{arm}_vs_baseline']['delta_minority_macro_auroc']:+.3f}."
+    return text
+
+
+def _plots(agg: dict, out: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    arms, classes = list(agg["arms"]), agg["classes"]
+    fig, ax = plt.subplots(figsize=(max(6, 1.1 * len(classes) + 2), 4))
+    w = 0.8 / len(arms)
+    for i, arm in enumerate(arms):
+        pc = agg["arms"][arm]["per_class"]
+        means = [pc[c]["auroc"]["mean"] or np.nan for c in classes]
+        stds = [pc[c]["auroc"]["std"] or 0 for c in classes]
+        ax.bar(np.arange(len(classes)) + i * w - 0.4 + w / 2, means, w, yerr=stds, label=arm, capsize=2)
+    ax.set_xticks(np.arange(len(classes)))
+    ax.set_xticklabels([f"{c}*" if c in agg["minority"] else c for c in classes], rotation=30, ha="right", fontsize=8)
+    ax.set(ylabel="test AUROC (mean ± std over seeds)", ylim=(0.3, 1.0), title="Per-class AUROC (* minority)")
+    ax.axhline(0.5, color="k", lw=0.6, ls=":")
+    ax.legend(fontsize=8, ncol=len(arms))
+    fig.tight_layout()
+    p1 = out / "auroc.png"
+    fig.savefig(p1, dpi=100)
+    plt.close(fig)
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    for i, arm in enumerate(arms):
+        s = agg["arms"][arm]["minority_macro_auroc"]
+        ax.scatter([i] * len(s["values"]), s["values"], alpha=0.7)
+        if s["mean"] is not None:
+            ax.errorbar(i + 0.15, s["mean"], yerr=s["std"], fmt="o", color="k", capsize=3)
+    ax.set_xticks(range(len(arms)))
+    ax.set_xticklabels(arms)
+    ax.set(ylabel="minority macro AUROC", title="Minority classes: per seed, mean ± std")
+    fig.tight_layout()
+    p2 = out / "minority.png"
+    fig.savefig(p2, dpi=100)
+    plt.close(fig)
+    return [p1, p2]
+
+
+def write_report(agg: dict, info: dict, out: str | Path) -> dict:
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    agg = {**agg, "train_counts": {c: v["train"] for c, v in info.get("split_counts", {}).items()}}
+    header, rows = table_rows(agg, "auroc")
+    f1_header, f1_rows = table_rows(agg, "f1")
+    text = verdict(agg)
+    md = (f"# Augmentation study\n\n{text}\n\nTest AUROC per class (mean ± std over {info.get('seeds')} seeds; "
+          f"**bold** = minority):\n\n{_markdown(header, rows)}\nTest F1 per class:\n\n{_markdown(f1_header, f1_rows)}")
+    write_text_atomic(out / "table.md", md)
+    with atomic_path(out / "table.csv") as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
+        wr = csv.writer(fh)
+        wr.writerow(["arm", "class", "minority", "metric", "mean", "std", "n", "values"])
+        for arm, a in agg["arms"].items():
+            for c, pc in a["per_class"].items():
+                for m in ("auroc", "f1", "recall", "precision"):
+                    wr.writerow([arm, c, c in agg["minority"], m, pc[m]["mean"], pc[m]["std"], pc[m]["n"], json.dumps(pc[m]["values"])])
+            for m in ("macro_auroc", "minority_macro_auroc", "macro_f1", "balanced_accuracy"):
+                wr.writerow([arm, "", "", m, a[m]["mean"], a[m]["std"], a[m]["n"], json.dumps(a[m]["values"])])
+    pngs = _plots(agg, out)
+
+    def html_table(h: list[str], rs: list[list[str]]) -> str:
+        def cell(x: str) -> str:
+            x = html.escape(x)
+            return f"<b>{x[6:-6]}</b>" if x.startswith("**") else x.replace("**", "")
+        head = "".join(f"<th>{html.escape(x)}</th>" for x in h)
+        body = "".join("<tr>" + "".join(f"<td>{cell(x)}</td>" for x in r) + "</tr>" for r in rs)
+        return f"<table><tr>{head}</tr>{body}</table>"
+
+    imgs = "".join(f'<img alt="{p.stem}" src="data:image/png;base64,{base64.b64encode(p.read_bytes()).decode()}">' for p in pngs)
+    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>medharvest augmentation study</title>
+<style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto}}table{{border-collapse:collapse;margin:1em 0}}
+td,th{{border:1px solid #bbb;padding:3px 8px;font-size:13px;text-align:right}}td:first-child{{text-align:left}}img{{max-width:100%}}</style>
+</head><body><h1>Augmentation study</h1><p>{html.escape(text)}</p>
+<p>Manifest <code>{html.escape(str(info.get('manifest')))}</code>, budget <code>{html.escape(str(info.get('budget')))}</code>,
+{info.get('seeds')} seeds, classes: {html.escape(', '.join(agg['classes']))}; minority: {html.escape(', '.join(agg['minority']))}.</p>
+<h2>Test AUROC</h2>{html_table(header, rows)}<h2>Test F1</h2>{html_table(f1_header, f1_rows)}{imgs}
+<h2>Settings</h2><pre>{html.escape(json.dumps(info, indent=1))}</pre></body></html>"""
+    write_text_atomic(out / "summary.html", page)
+    summary = {**info, "verdict": text, "comparisons": agg["comparisons"],
+               "minority_macro_auroc": {a: v["minority_macro_auroc"] for a, v in agg["arms"].items()},
+               "macro_auroc": {a: v["macro_auroc"] for a, v in agg["arms"].items()},
+               "table_md": str(out / "table.md"), "html": str(out / "summary.html")}
+    write_json_atomic(out / "results.json", {"info": info, "aggregate": agg, "verdict": text})
+    return summary

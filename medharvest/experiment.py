@@ -1,0 +1,160 @@
+"""The augmentation study: does GAN augmentation of rare classes help a classifier? (wires gan + classify)
+
+:func:`run_experiment` runs four arms with the same budget (same epochs, same steps per epoch, same
+val-based early stopping, same backbone) for each seed:
+
+* ``baseline`` — real train rows, no augmentation;
+* ``classic`` — real rows, random affine + intensity augmentation;
+* ``oversample`` — real rows, class-balanced sampling with replacement;
+* ``gan`` — real rows + synthetic rows from a GAN trained (per seed) on the train split only, sampled
+  to top minority classes up to ``target_ratio`` x the largest class.
+
+Every arm is evaluated on the same test split (no synthetic rows ever there). Output layout:
+``out/seed_<s>/{gan,gan_aug,<arm>/...}``, ``out/results.json``, ``out/table.md``, ``out/table.csv``,
+``out/*.png``, ``out/summary.html`` (self-contained), ``out/stats.json`` last. Finished pieces are
+skipped on re-run (resume).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+
+from manifests.errors import UsageError
+
+ARMS = ("baseline", "classic", "oversample", "gan")
+
+
+@dataclasses.dataclass(frozen=True)
+class Budget:
+    clf_epochs: int
+    patience: int
+    gan_epochs: int
+    gan_ch: int
+    batch_size: int = 32
+    arch: str = "small-cnn"
+    gan_arch: str = "dcgan"
+    target_ratio: float = 0.5
+    diffaug_strength: float = 1.0
+    ema_decay: float = 0.99
+
+
+BUDGETS = {
+    "small": Budget(clf_epochs=8, patience=4, gan_epochs=15, gan_ch=16),
+    "full": Budget(clf_epochs=40, patience=8, gan_epochs=150, gan_ch=32, ema_decay=0.999),
+}
+
+
+def choose_classes(manifest: str | Path, *, min_train: int = 5) -> tuple[list[str], dict]:
+    """Single-label classes usable for the study: >= ``min_train`` train rows and >= 1 val and test row."""
+    from manifests.dataset_view import load_view
+
+    view = load_view(manifest)
+    counts = {s: view.split(s).class_counts() for s in ("train", "val", "test")}
+    keep = [c for i, c in enumerate(view.classes)
+            if counts["train"][i] >= min_train and counts["val"][i] >= 1 and counts["test"][i] >= 1]
+    if len(keep) < 2:
+        raise UsageError(f"manifest '{manifest}' has fewer than 2 single-label classes with >= {min_train} train "
+                         "rows and rows in val and test")
+    table = {c: {s: int(counts[s][view.classes.index(c)]) for s in counts} for c in view.classes}
+    return keep, table
+
+
+def gan_augmented_manifest(manifest: str | Path, checkpoint: str | Path, out: str | Path, *, target_ratio: float = 1.0,
+                           seed: int = 0, classes: list[str] | None = None) -> Path:
+    """Sample the GAN to top up ``manifest``'s train split; write real + synthetic rows as ``out/manifest.parquet``."""
+    from gan.checkpoint import load_generator
+    from gan.sample import balance_counts, counts_from_manifest, sample_to_manifest
+    from manifests.dataset_view import rebase_image_paths
+    from manifests.io import merge, read_manifest, resolve_manifest, write_manifest
+
+    out = Path(out)
+    _, meta = load_generator(checkpoint)
+    need = balance_counts(counts_from_manifest(manifest, classes or meta["classes"]), target_ratio=target_ratio)
+    syn_dir = out / "synthetic"
+    sample_to_manifest(checkpoint, syn_dir, n_per_class=need, seed=seed)
+    real_path = resolve_manifest(manifest)
+    real = rebase_image_paths(read_manifest(real_path), real_path.parent, out)
+    syn = rebase_image_paths(read_manifest(syn_dir), syn_dir, out)
+    merged, _ = merge([real, syn])
+    return write_manifest(merged, out / "manifest.parquet", meta={"augmented_with": str(checkpoint)})
+
+
+def _run_seed(manifest: Path, out: Path, seed: int, b: Budget, classes: list[str], steps: int, quiet: bool,
+              timings: dict) -> dict[str, dict]:
+    import json
+
+    from classify.evaluate import evaluate_classifier
+    from classify.train import ClassifyConfig, train_classifier
+    from gan.train import GanConfig, train_gan
+
+    results: dict[str, dict] = {}
+    gan_dir = out / "gan"
+    t0 = time.perf_counter()
+    if not (gan_dir / "stats.json").exists():
+        gcfg = GanConfig(arch=b.gan_arch, epochs=b.gan_epochs, g_ch=b.gan_ch, d_ch=b.gan_ch, batch_size=b.batch_size,
+                         classes=tuple(classes), seed=seed, ema_decay=b.ema_decay,
+                         diffaug_strength=b.diffaug_strength, quiet=quiet, resume=True)
+        train_gan(gcfg, manifest, gan_dir)
+    aug_manifest = out / "gan_aug" / "manifest.parquet"
+    if not aug_manifest.exists():
+        gan_augmented_manifest(manifest, gan_dir / "checkpoint.pt", out / "gan_aug", target_ratio=b.target_ratio,
+                               seed=seed, classes=classes)
+    timings.setdefault("gan", []).append(time.perf_counter() - t0)
+    for arm in ARMS:
+        arm_dir = out / arm
+        metrics_path = arm_dir / "eval" / "metrics.json"
+        t0 = time.perf_counter()
+        if not metrics_path.exists():
+            if (arm_dir / "last.pt").exists() and not (arm_dir / "stats.json").exists():
+                import shutil
+
+                shutil.rmtree(arm_dir)   # an interrupted arm restarts from scratch (cheap, and exact)
+            cfg = ClassifyConfig(arch=b.arch, augment={"gan": "none", "baseline": "none"}.get(arm, arm),
+                                 epochs=b.clf_epochs, patience=b.patience, batch_size=b.batch_size,
+                                 classes=tuple(classes), steps_per_epoch=steps, seed=seed, quiet=quiet,
+                                 resume=(arm_dir / "stats.json").exists())
+            train_classifier(cfg, aug_manifest if arm == "gan" else manifest, arm_dir)
+            evaluate_classifier(arm_dir, manifest, arm_dir / "eval")
+        timings.setdefault(arm, []).append(time.perf_counter() - t0)
+        results[arm] = json.loads(metrics_path.read_text())
+    return results
+
+
+def run_experiment(manifest: str | Path, out: str | Path, *, seeds: int = 3, budget: str = "small",
+                   quiet: bool = True, min_train: int = 5, minority_fraction: float = 0.5) -> dict:
+    """Run the study and write its tables, plots and HTML summary; returns the summary dict.
+
+    Minority classes: train count below ``minority_fraction`` x the largest class's train count.
+    """
+    from classify.report import aggregate, write_report
+    from manifests.dataset_view import load_view
+    from manifests.io import resolve_manifest, write_json_atomic
+    from manifests.registry import lookup
+
+    b = lookup(BUDGETS, budget, "budget")
+    if seeds < 1:
+        raise UsageError("--seeds must be >= 1")
+    manifest = resolve_manifest(manifest)
+    out = Path(out)
+    classes, counts_table = choose_classes(manifest, min_train=min_train)
+    train_counts = {c: counts_table[c]["train"] for c in classes}
+    top = max(train_counts.values())
+    minority = [c for c in classes if train_counts[c] < minority_fraction * top]
+    n_train = len(load_view(manifest, classes=classes).split("train"))
+    steps = max(1, n_train // b.batch_size)
+    started = time.perf_counter()
+    timings: dict[str, list[float]] = {}
+    per_seed = []
+    for seed in range(seeds):
+        per_seed.append(_run_seed(manifest, out / f"seed_{seed}", seed, b, classes, steps, quiet, timings))
+    agg = aggregate(per_seed, classes=classes, minority=minority, arms=ARMS)
+    info = {"manifest": str(manifest), "budget": budget, "budget_settings": dataclasses.asdict(b), "seeds": seeds,
+            "classes": classes, "minority_classes": minority, "split_counts": {c: counts_table[c] for c in classes},
+            "excluded_classes": {c: v for c, v in counts_table.items() if c not in classes and sum(v.values())},
+            "steps_per_epoch": steps, "wall_seconds": round(time.perf_counter() - started, 1),
+            "seconds_per_part": {k: round(sum(v), 1) for k, v in timings.items()}}
+    summary = write_report(agg, info, out)
+    write_json_atomic(out / "stats.json", summary)
+    return summary
