@@ -167,10 +167,15 @@ def filter_table(table: pa.Table, expr: str | None) -> pa.Table:
 
 
 def merge_files(paths: list[str | os.PathLike], out: str | os.PathLike) -> tuple[Path, list[dict], dict]:
-    """Merge manifests (first occurrence of a key wins) into ``out``; returns (path, conflicts, summary)."""
-    from manifests.io import merge, read_manifest, write_manifest
+    """Merge manifests (first occurrence of a key wins) into ``out``; returns (path, conflicts, summary).
 
-    tables = [read_manifest(p) for p in paths]
+    Each input's ``image_path`` is rebased onto ``out``'s directory first."""
+    from manifests.io import MANIFEST_NAME, merge, read_manifest, rebase_image_paths, resolve_manifest, write_manifest
+
+    out = Path(out)
+    out = out if out.suffix == ".parquet" else out / MANIFEST_NAME
+    srcs = [resolve_manifest(p) for p in paths]
+    tables = [rebase_image_paths(read_manifest(p), p.parent, out.parent) for p in srcs]
     merged, conflicts = merge(tables)
     total = sum(t.num_rows for t in tables)
     summary = {"inputs": [str(p) for p in paths], "rows_in": total, "rows_out": merged.num_rows,

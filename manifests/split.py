@@ -31,6 +31,7 @@ import pyarrow.compute as pc
 
 from manifests.columnar import LabelCodes, label_codes, present_pairs, read_full, write_full
 from manifests.errors import StageError, UsageError
+from manifests.io import MANIFEST_NAME, rebase_image_paths, resolve_manifest
 from manifests.registry import lookup
 from manifests.schema import COLUMNS, SPLITS
 
@@ -125,14 +126,19 @@ def assign(table: pa.Table, cfg: SplitConfig) -> tuple[pa.Table, dict]:
 
 
 def split_file(src, dst, cfg: SplitConfig) -> tuple[Path, dict]:
-    """Split the manifest ``src`` into a new manifest ``dst`` (streamed; the seed, group key and
-    ratios go into its metadata). Returns (path, summary with ``split_labels``)."""
+    """Split the manifest ``src`` into a new manifest ``dst`` (file or directory): the seed, group key
+    and ratios go into its metadata, ``image_path`` is rebased onto ``dst``'s directory.
+    Returns (path, summary with ``split_labels``)."""
+    src = resolve_manifest(src)
+    dst = Path(dst)
+    dst = dst if dst.suffix == ".parquet" else dst / MANIFEST_NAME
     table = read_full(src)
     lc = label_codes(table["labels"])
     codes, summary = assign_codes(table, cfg, lc)
     summary["split_labels"] = split_label_counts(codes, lc)
     col = pc.take(pa.array(list(SPLITS)), pa.array(codes))
     table = table.set_column(table.schema.get_field_index("split"), "split", col)
+    table = rebase_image_paths(table, src.parent, dst.parent)
     return write_full(table, dst, meta={"split": cfg.as_meta()}), summary
 
 

@@ -162,7 +162,7 @@ def cmd_split(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from manifests.io import EXPORTERS, export, read_manifest, resolve_manifest
+    from manifests.io import EXPORTERS, export, read_manifest, rebase_image_paths, resolve_manifest
     from manifests.ops import filter_table
     from manifests.registry import lookup
     from medharvest.output import summary_table
@@ -173,7 +173,8 @@ def cmd_export(args) -> int:
     _not_input([src], Path(args.out))
     table = read_manifest(src)
     sub = filter_table(table, args.filter)
-    path = export(sub, args.out, fmt)
+    out_dir = Path(args.out).parent if fmt != "parquet" or Path(args.out).suffix == ".parquet" else Path(args.out)
+    path = export(rebase_image_paths(sub, src.parent, out_dir), args.out, fmt)
     summary_table("manifest export", {"rows_in": table.num_rows, "rows_out": sub.num_rows, "format": fmt,
                                       "out": str(path)}, quiet=args.quiet)
     return 0

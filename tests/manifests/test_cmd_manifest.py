@@ -93,11 +93,13 @@ def test_stats_export_merge_report(tmp_path, manifest, capsys):
     assert all(any(lab["finding"] == "No Finding" and lab["state"] == "positive" for lab in json.loads(x)["labels"]) for x in lines)
     rc, _, _ = run(["manifest", "export", str(manifest), "--out", str(tmp_path / "e.parquet"), "--filter", "split == None"], capsys)
     assert rc == 0 and read_manifest(tmp_path / "e.parquet").num_rows == 30
+    assert run(["manifest", "validate", str(tmp_path / "e.parquet")], capsys)[0] == 0   # images rebased
     rc, _, _ = run(["manifest", "export", str(manifest), "--out", str(tmp_path / "e.txt"), "--format", "csv"], capsys)
     assert rc == 0 and len((tmp_path / "e.txt").read_text().splitlines()) == 31
     other = write(tmp_path / "o", make_records(tmp_path / "o", 35, seed=9))
     rc, _, _ = run(["manifest", "merge", str(manifest), str(other), "--out", str(tmp_path / "merged")], capsys)
     assert rc == 0 and read_manifest(tmp_path / "merged").num_rows == 35
+    assert run(["manifest", "validate", str(tmp_path / "merged")], capsys)[0] == 0   # images rebased
     conflicts = json.loads((tmp_path / "merged" / "conflicts.json").read_text())
     assert {c["key"] for c in conflicts if c["column"] == "image_sha256"} == {f"sample:{i}" for i in range(30)}
     assert (tmp_path / "merged" / "run.json").is_file()

@@ -19,8 +19,7 @@ def test_report_is_a_self_contained_datasheet(tmp_path):
                              "confidence": 0.9, "redacted": True}]
     src = write(root, recs)
     split, _ = split_file(src, tmp_path / "s" / "manifest.parquet", SplitConfig(seed=2))
-    # the split manifest lives elsewhere: give it the images beside it
-    (tmp_path / "s" / "images").symlink_to(root / "images")
+    # the split manifest lives elsewhere: its image_path values were rebased onto it
     out, summary = write_report(split, tmp_path / "report.html", per_class=50)  # every record is tried
     text = out.read_text()
     for section in ("motivation", "composition", "collection", "preprocessing", "uses", "distribution",

@@ -9,6 +9,7 @@ from manifests.errors import StageError, UsageError
 from manifests.io import read_manifest, read_meta
 from manifests.schema import SPLITS, from_records, labels_list
 from manifests.split import SplitConfig, assign, check_grouping, connected_components, leaks, split_file
+from manifests.validate import validate_manifest
 from tests.manifests.conftest import make_records, write
 
 
@@ -144,7 +145,10 @@ def test_split_file_records_seed_and_key_in_metadata(tmp_path, manifest):
     assert meta["seed"] == 9 and meta["group_key"] == "patient_id" and meta["ratios"] == [0.7, 0.15, 0.15]
     out = read_manifest(path)
     assert out.num_rows == 30 and leaks(out) == 0
-    assert out.drop_columns(["split"]).equals(read_manifest(manifest).drop_columns(["split"]))
+    assert out.drop_columns(["split", "image_path"]).equals(read_manifest(manifest).drop_columns(["split", "image_path"]))
+    # image_path now relative to the new manifest's directory: the files still validate
+    assert out["image_path"][0].as_py().startswith("../")
+    assert validate_manifest(path).ok
     assert sum(sum(d.values()) for d in summary["split_labels"].values()) > 0
 
 
