@@ -119,6 +119,7 @@ def run_import(module, root: str | os.PathLike, out_dir: str | os.PathLike, *,
     done = store.done_ids()
     seen: set[str] = set()
     counts: Counter = Counter()
+    first_errors: list[str] = []
     with store:
         for item in progress(module.iter_items(plan), getattr(plan, "total", None)):
             if item.source_id in seen:
@@ -132,5 +133,7 @@ def run_import(module, root: str | os.PathLike, out_dir: str | os.PathLike, *,
                 item.retrieved_at = now_iso()
             store.append(item)
             counts["written"] += 1
+            if item.status != "ok" and len(first_errors) < 5:
+                first_errors.append(f"{item.source_id}: {item.error}")
     extra = getattr(plan, "stats", {})
-    return store.close({"root": str(root), **dict(counts), **extra})
+    return store.close({"root": str(root), **dict(counts), **extra, "first_errors": first_errors})

@@ -10,11 +10,10 @@ Two layouts are read (anything under ROOT):
   parsed with defusedxml; images named by ``parentImage/@id`` (``CXR1_1_IM-0001-3001.png`` in
   ``NLMCXR_png``); an ``indiana_projections*.csv`` beside them adds the view;
 * the CSV form (``indiana_reports*.csv`` + ``indiana_projections*.csv``, e.g. the Kaggle copy,
-  file-name suffixes such as ``_first926`` accepted); images ``images_normalized/<filename>``
-  (``1_IM-0001-4001.dcm.png`` for the Open-i id ``CXR1_1_IM-0001-4001``).
+  file-name suffixes such as ``_first926`` accepted); images ``images_normalized/<filename>``.
 
-When both are present the XML form is used. Items: one per image; source_id = the Open-i image id
-(``CXR1_1_IM-0001-4001``, the same in both layouts); study_id = patient_id = ``CXR<uid>``; text =
+When both are present the XML form is used. Items: one per image; source_id = ``CXR<uid>_IM-xxxx-xxxx``
+(the same in both layouts, see :func:`image_key`; the layout's own name is kept in ``meta.image_name``); study_id = patient_id = ``CXR<uid>``; text =
 the report's sections as ``INDICATION: ... COMPARISON: ... FINDINGS: ... IMPRESSION: ...``;
 view ``FRONTAL`` / ``LATERAL`` from the projections file; a report that lists no image is an item
 with status ``skipped``.
@@ -114,9 +113,24 @@ def _text(sections: dict[str, str]) -> str | None:
     return "\n".join(parts) + "\n" if parts else None
 
 
-def _projections(plan: Plan) -> tuple[dict[str, list[tuple[str, str]]], list[str]]:
-    """uid -> [(image id, view)], and error strings of bad lines."""
-    out: dict[str, list[tuple[str, str]]] = {}
+_IM = re.compile(r"IM-\d+(?:-\d+)*", re.I)
+
+
+def image_key(uid: str, name: str) -> str:
+    """One id per image in both layouts: ``CXR<uid>_IM-xxxx-xxxx``.
+
+    The XML names images ``CXR2_IM-0652-1001`` (sometimes ``CXR1_1_IM-0001-3001``), the CSV
+    ``2_IM-0652-1001.dcm.png``; the ``IM-`` part is what they share.
+    """
+    m = _IM.search(name)
+    if m:
+        return f"CXR{uid}_{m.group(0)}"
+    return re.sub(r"(\.dcm)?\.(png|jpe?g)$", "", name, flags=re.I)
+
+
+def _projections(plan: Plan) -> tuple[dict[str, dict[str, tuple[str | None, str]]], list[str]]:
+    """uid -> {image key: (view, file name)}, and error strings of bad lines."""
+    out: dict[str, dict[str, tuple[str | None, str]]] = {}
     errors: list[str] = []
     if plan.projections_csv is None:
         return out, errors
@@ -126,14 +140,14 @@ def _projections(plan: Plan) -> tuple[dict[str, list[tuple[str, str]]], list[str
             errors.append(err)
             continue
         uid, name = row["uid"].strip(), row["filename"].strip()
-        image_id = f"CXR{uid}_" + re.sub(r"(\.dcm)?\.(png|jpe?g)$", "", name, flags=re.I)
-        out.setdefault(uid, []).append((image_id, row["projection"].strip().upper() or None))
+        out.setdefault(uid, {})[image_key(uid, name)] = (row["projection"].strip().upper() or None, name)
     return out, errors
 
 
-def _image(plan: Plan, image_id: str) -> Path | None:
-    bare = image_id.split("_", 1)[1] if image_id.startswith("CXR") and "_" in image_id else image_id
-    return plan.images.get(f"{image_id}.png", f"{image_id}.jpg", f"{bare}.dcm.png", f"{bare}.png", f"{bare}.jpg")
+def _image(plan: Plan, key: str, *names: str) -> Path | None:
+    uid_im = key.removeprefix("CXR")
+    candidates = [n for name in names if name for n in (name, f"{name}.png", f"{name}.jpg")]
+    return plan.images.get(*candidates, f"{key}.png", f"{key}.jpg", f"{uid_im}.dcm.png", f"{uid_im}.png", f"{uid_im}.jpg")
 
 
 def _reports(plan: Plan) -> Iterator[tuple[str, dict | None, str | None]]:
@@ -176,24 +190,29 @@ def iter_items(plan: Plan) -> Iterator[RawItem]:
         if rep is None:
             yield _item(study, status="error", error=err)
             continue
-        views = dict(projections.get(uid, []))
-        ids = rep["images"] if rep["images"] is not None else list(views)
+        views = projections.get(uid, {})
+        if rep["images"] is not None:       # XML: the report's own image list
+            images = [(image_key(uid, literal), literal) for literal in rep["images"]]
+        else:
+            images = [(key, name) for key, (_, name) in views.items()]
         text = _text(rep["sections"])
         labels = mesh_labels(rep["mesh"])
         meta = {"uid": uid, "mesh": rep["mesh"], "mesh_automatic": rep["mesh_automatic"], "report_file": rep["file"]}
-        if not ids:
+        if not images:
             yield _item(study, patient_id=study, study_id=study, text=text, text_kind="report" if text else None,
                         labels=labels, label_source="dataset" if labels else None, meta=meta,
                         status="skipped", error="the report lists no image")
             continue
-        for image_id in ids:
-            path = _image(plan, image_id)
+        for key, name in images:
+            view, csv_name = views.get(key, (None, None))
+            path = _image(plan, key, name, csv_name)
             yield _item(
-                image_id, file=str(path) if path else None, patient_id=study, study_id=study,
-                view=views.get(image_id), text=text, text_kind="report" if text else None,
-                labels=labels, label_source="dataset" if labels else None, meta=meta,
+                key, file=str(path) if path else None, patient_id=study, study_id=study,
+                view=view, text=text, text_kind="report" if text else None,
+                labels=labels, label_source="dataset" if labels else None,
+                meta={**meta, "image_name": name},
                 status="ok" if path else "error",
-                error=None if path else f"image file for {image_id} not found under {plan.root}",
+                error=None if path else f"image file for {name} not found under {plan.root}",
             )
 
 

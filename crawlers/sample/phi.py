@@ -121,7 +121,9 @@ def write_dicom(path: Path, img: np.ndarray, *, ident: dict, date: dt.date, moda
     if photometric == "MONOCHROME1":
         values = 4095 - values
     ds.PixelData = values.astype("<u2").tobytes()
-    ds.save_as(path, enforce_file_format=True)
+    tmp = path.with_name(path.name + ".tmp")
+    ds.save_as(tmp, enforce_file_format=True)
+    tmp.replace(path)
     return {"PatientName": str(ds.PatientName), "PatientID": ds.PatientID, "PatientBirthDate": ds.PatientBirthDate,
             "StudyDate": ds.StudyDate, "AccessionNumber": ds.AccessionNumber,
             "ReferringPhysicianName": str(ds.ReferringPhysicianName)}

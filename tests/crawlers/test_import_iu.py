@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from crawlers import importers
+from crawlers.importers.iu_xray import image_key
 from manifests.errors import UsageError
 from manifests.labels import NIH14
 from manifests.raw import RawStore
@@ -50,19 +51,28 @@ def test_xml_reports_with_images_views_and_labels(shared, tmp_path):
     root.mkdir()
     (root / "ecgen-radiology").symlink_to(src / XML_DIR)
     (root / "indiana_projections.csv").symlink_to(src / "indiana_projections_first926.csv")
-    ids = sorted({m for p in (src / XML_DIR).glob("*.xml") for m in re.findall(r'<parentImage id="([^"]+)"', p.read_text())})
-    for image_id in ids[1:]:
-        tiny_png(root / "NLMCXR_png" / f"{image_id}.png")
+    literal = sorted({m for p in (src / XML_DIR).glob("*.xml") for m in re.findall(r'<parentImage id="([^"]+)"', p.read_text())})
+    for image_id in literal[1:]:
+        tiny_png(root / "NLMCXR_png" / f"{image_id}.png")      # NLMCXR_png names
+    ids = sorted(re.sub(r"^(CXR\d+)_(?:\d+_)?(IM-.*)$", r"\1_\2", i) for i in literal)
     summary = importers.run("iu-xray", root, tmp_path / "out")
     items = RawStore(tmp_path / "out", "iu-xray").latest()
     assert summary["form"] == "xml" and len(items) == len(ids) == 233
-    assert summary["status"] == {"ok": 232, "error": 1} and "not found" in items[ids[0]].error
-    one = items["CXR1_1_IM-0001-4001"]
+    assert summary["status"] == {"ok": 232, "error": 1}
+    assert "not found" in items[re.sub(r"^CXR(\d+)_\d+_", r"CXR\1_", literal[0])].error
+    one = items["CXR1_IM-0001-4001"]
     assert one.study_id == one.patient_id == "CXR1" and one.view == "FRONTAL" and one.text_kind == "report"
     assert one.text.splitlines()[2].startswith("FINDINGS: The cardiac silhouette") and "XXXX" in one.text
     assert one.labels["No Finding"] == "positive" and one.license == "CC-BY-NC-ND-4.0"
-    assert items["CXR1_1_IM-0001-3001"].view == "LATERAL"
+    assert items["CXR1_IM-0001-3001"].view == "LATERAL" and one.meta["image_name"] == "CXR1_1_IM-0001-4001"
     assert Path(one.file).name == "CXR1_1_IM-0001-4001.png"
+    assert items["CXR10_IM-0002-2001"].view == "FRONTAL" and items["CXR10_IM-0002-1001"].view == "LATERAL"
+    assert sum(it.view is not None for it in items.values()) >= 230
+    # the same images get the same ids in the CSV layout
+    uids = {it.study_id[3:] for it in items.values()}
+    csv_keys = {image_key(r["uid"], r["filename"])
+                for r in csv.DictReader(open(src / "indiana_projections_first926.csv", newline="")) if r["uid"] in uids}
+    assert set(items) == csv_keys
     assert _agree(items, gold(src)) > 200
 
 
@@ -79,7 +89,8 @@ def test_csv_form_agrees_with_negbio_gold_standard(shared, tmp_path):
     items = RawStore(tmp_path / "out", "iu-xray").latest()
     assert summary["form"] == "csv" and len(items) == len(names) == 1790
     assert summary["status"] == {"ok": 1789, "error": 1}
-    it = items["CXR2_2_IM-0652-1001"]
+    it = items["CXR2_IM-0652-1001"]
+    assert it.view == "FRONTAL" and Path(it.file).name == "2_IM-0652-1001.dcm.png"
     assert it.labels["Cardiomegaly"] == "positive" and it.meta["mesh"].startswith("Cardiomegaly/borderline")
     assert "IMPRESSION: No acute pulmonary findings." in it.text
     assert {i.study_id for i in items.values()} <= {f"CXR{u}" for u in range(1, 1000)}
@@ -98,8 +109,8 @@ def test_malformed_xml_and_reports_without_images(shared, tmp_path):
     tiny_png(root / "CXR1_1_IM-0001-4001.png")
     importers.run("iu-xray", root, tmp_path / "out")
     items = RawStore(tmp_path / "out", "iu-xray").latest()
-    assert items["CXR1_1_IM-0001-4001"].status == "ok" and items["CXR1_1_IM-0001-4001"].view is None
-    assert items["CXR1_1_IM-0001-3001"].status == "error"
+    assert items["CXR1_IM-0001-4001"].status == "ok" and items["CXR1_IM-0001-4001"].view is None
+    assert items["CXR1_IM-0001-3001"].status == "error"
     assert items["CXR2"].status == "error" and "unreadable XML" in items["CXR2"].error
     assert items["CXR3"].status == "skipped" and "no image" in items["CXR3"].error and items["CXR3"].text
 
