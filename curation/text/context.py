@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 
+from spacy.attrs import IDX, LENGTH, LOWER
 from spacy.language import Language
 from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc
@@ -70,51 +71,61 @@ class Context:
         for kind, phrases in KINDS.items():
             self.matcher.add(kind, list(nlp.tokenizer.pipe(phrases)))
             self.ids[nlp.vocab.strings[kind]] = kind
+        self.internal_neg = frozenset(nlp.vocab.strings.add(w) for w in INTERNAL_NEGATION)
+        self.internal_border = frozenset(nlp.vocab.strings.add(w) for w in INTERNAL_BORDERLINE)
 
     def __call__(self, doc: Doc) -> Doc:
-        ents = doc.ents
+        ents = doc.user_data.get("mh_ents")
+        if ents is None:  # doc.ents set by another component
+            ents = [(e.start, e.end, e.label_, e.ent_id_) for e in doc.ents]
         if not ents:
             doc._.mh_entities = []
             return doc
         triggers = _triggers(doc, self.matcher, self.ids)
         sent_starts = doc.user_data.get("mh_sent_starts") or [s.start for s in doc.sents]
         sections = doc.user_data.get("mh_sections") or []
+        idx = doc.user_data.get("mh_idx")
+        if idx is None:
+            arr = doc.to_array([IDX, LENGTH, LOWER])
+            idx, length, lower = arr[:, 0].tolist(), arr[:, 1].tolist(), arr[:, 2].tolist()
+        else:
+            length, lower = doc.user_data["mh_len"], doc.user_data["mh_lower"]
+        text = doc.text
         n = len(doc)
+        n_sents = len(sent_starts)
         out = []
-        for ent in ents:
-            s_idx = bisect_right(sent_starts, ent.start) - 1
+        for e_start, e_end, kind, concept in ents:
+            s_idx = bisect_right(sent_starts, e_start) - 1
             s0 = sent_starts[s_idx] if s_idx >= 0 else 0
-            s1 = sent_starts[s_idx + 1] if s_idx + 1 < len(sent_starts) else n
+            s1 = sent_starts[s_idx + 1] if s_idx + 1 < n_sents else n
             pre = post = None
             pre_dist = post_dist = 0
             # nearest pre trigger: walk triggers backwards from the entity
             for t_start, t_end, kinds in reversed(triggers):
-                if t_start >= ent.start:
+                if t_start >= e_start:
                     continue
-                if t_end > ent.start or t_start < s0:
-                    if t_start < s0:
-                        break
+                if t_start < s0:
+                    break
+                if t_end > e_start:
                     continue
                 if "TERM" in kinds or "TERM_PRE" in kinds:
                     break
                 hit = [k for k in kinds if k in _PRE]
                 if hit:
-                    dist = ent.start - t_end
+                    dist = e_start - t_end
                     window = BI_WINDOW if hit == ["UNC_BI"] else PRE_WINDOW
                     if dist <= window:
                         pre = "neg" if "NEG_PRE" in hit else "unc"
                         pre_dist = dist
                     break
             for t_start, t_end, kinds in triggers:
-                if t_start < ent.end:
+                if t_start < e_end:
                     continue
-                if t_end > s1:
-                    break
-                if "TERM" in kinds:
+                if t_end > s1 or "TERM" in kinds:
                     break
                 hit = [k for k in kinds if k in _POST]
                 if hit:
-                    dist = t_start - ent.end
+                    dist = t_start - e_end
                     window = BI_WINDOW if hit == ["UNC_BI"] else POST_WINDOW
                     if dist <= window:
                         post = "neg" if "NEG_POST" in hit else "unc"
@@ -124,11 +135,13 @@ class Context:
                 state = pre if pre_dist <= post_dist else post
             else:
                 state = pre or post
-            if ent.end - ent.start > 1 and internally_negated(ent):
-                state = "neg" if state != "unc" else state
-            out.append((
-                ent.start_char, ent.end_char, ent.text, ent.label_, ent.ent_id_,
-                state == "neg", state == "unc", section_at(sections, ent.start_char),
-            ))
+            if e_end - e_start > 1 and state != "unc":
+                words = set(lower[e_start:e_end])
+                if words & self.internal_neg and not words & self.internal_border:
+                    state = "neg"
+            start_char = idx[e_start]
+            end_char = idx[e_end - 1] + length[e_end - 1]
+            out.append((start_char, end_char, text[start_char:end_char], kind, concept,
+                        state == "neg", state == "unc", section_at(sections, start_char)))
         doc._.mh_entities = out
         return doc

@@ -7,7 +7,8 @@ Components, in order:
    section header offsets go to ``doc.user_data["mh_sections"]``.
 2. ``mh_lexicon``: the lexicon of :mod:`curation.text.lexicon` -- one precompiled
    ``PhraseMatcher`` on ``LOWER`` (match id ``KIND|concept``) plus the gap patterns -- longest
-   non-overlapping spans become ``doc.ents`` (``ent.label_`` = kind, ``ent.ent_id_`` = concept).
+   non-overlapping spans become ``doc.ents`` (``ent.label_`` = kind, ``ent.ent_id_`` = concept)
+   and ``doc.user_data["mh_ents"]`` (``(start, end, kind, concept)`` token spans).
 3. ``mh_context``: negation / uncertainty by trigger scope (:mod:`curation.text.context`);
    writes ``doc._.mh_entities``.
 
@@ -23,13 +24,12 @@ import threading
 
 import numpy as np
 import spacy
-from spacy.attrs import IDX, IS_PUNCT, IS_SPACE, LOWER, SENT_START
+from spacy.attrs import IDX, IS_PUNCT, IS_SPACE, LENGTH, LOWER, SENT_START
 from spacy.language import Language
 from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc, Span
-from spacy.util import filter_spans
 
-from curation.text.lexicon import GAP_PATTERNS, phrase_patterns
+from curation.text.lexicon import FINDING, GAP_PATTERNS, phrase_patterns
 from curation.text.sections import find_sections
 
 if not Doc.has_extension("mh_entities"):
@@ -50,11 +50,12 @@ class Sentences:
         if not n:
             doc.user_data["mh_sent_starts"] = []
             return doc
-        arr = doc.to_array([LOWER, IDX, IS_PUNCT, IS_SPACE])
+        arr = doc.to_array([LOWER, IDX, IS_PUNCT, IS_SPACE, LENGTH])
         lower = arr[:, 0].tolist()
         idx = arr[:, 1].tolist()
         punct = arr[:, 2].tolist()
         space = arr[:, 3].tolist()
+        length = arr[:, 4].tolist()
         headers = {start for start, _, _ in sections}
         ends = self.ends
         starts = []
@@ -63,13 +64,15 @@ class Sentences:
             if i == 0 or idx[i] in headers or (pending and not punct[i] and not space[i]):
                 starts.append(i)
                 pending = False
-            if lower[i] in ends or (space[i] and doc[i].text.count("\n") >= 2):
+            if lower[i] in ends or (space[i] and doc.text.count("\n", idx[i], idx[i] + length[i]) >= 2):
                 pending = True
         flags = np.full((n, 1), -1, dtype="int32")
         flags[starts, 0] = 1
         doc.from_array([SENT_START], flags.astype("uint64"))
         doc.user_data["mh_sent_starts"] = starts
         doc.user_data["mh_lower"] = lower
+        doc.user_data["mh_idx"] = idx
+        doc.user_data["mh_len"] = length
         return doc
 
 
@@ -89,7 +92,6 @@ class Lexicon:
             h = lambda words: frozenset(strings.add(w) for w in words)  # noqa: E731
             self.gaps.append((gp.concept, h(gp.first), h(gp.second), h(gp.filler), gp.max_fill,
                               h(gp.last), h(gp.tail)))
-        self.finding_id = strings.add("FINDING")
 
     def _gap_spans(self, lower: list[int]) -> list[tuple[int, int, str]]:
         out = []
@@ -113,17 +115,27 @@ class Lexicon:
         return out
 
     def __call__(self, doc: Doc) -> Doc:
-        strings = doc.vocab.strings
-        spans = []
-        for mid, start, end in self.matcher(doc):
-            kind, concept = self.labels[mid]
-            spans.append(Span(doc, start, end, label=self.kind_ids[kind], span_id=strings.add(concept)))
         lower = doc.user_data.get("mh_lower")
         if lower is None:
             lower = doc.to_array(LOWER).tolist()
-        for start, end, concept in self._gap_spans(lower):
-            spans.append(Span(doc, start, end, label=self.finding_id, span_id=strings.add(concept)))
-        doc.ents = filter_spans(spans)
+        labels = self.labels
+        cands = [(start, end) + labels[mid] for mid, start, end in self.matcher(doc)]
+        cands.extend((start, end, FINDING, concept) for start, end, concept in self._gap_spans(lower))
+        # longest first, then leftmost; keep the spans that overlap nothing kept
+        cands.sort(key=lambda c: (c[0] - c[1], c[0]))
+        taken = bytearray(len(doc) + 1)
+        kept = []
+        for c in cands:
+            start, end = c[0], c[1]
+            if any(taken[start:end]):
+                continue
+            taken[start:end] = b"\x01" * (end - start)
+            kept.append(c)
+        kept.sort()
+        strings = doc.vocab.strings
+        doc.set_ents([Span(doc, s, e, label=self.kind_ids[k], span_id=strings.add(c)) for s, e, k, c in kept],
+                     default="outside")
+        doc.user_data["mh_ents"] = kept
         return doc
 
 

@@ -32,8 +32,10 @@ for _name, _aliases in {
 SECTIONS: tuple[str, ...] = tuple(dict.fromkeys(ALIASES.values()))
 NON_FINDING_SECTIONS = frozenset({"INDICATION", "HISTORY", "COMPARISON", "TECHNIQUE"})
 
+_MAX_WORDS = max(len(a.split()) for a in ALIASES)
+_WORDS_BEFORE = re.compile(r"([A-Za-z]+(?:[ \t]+[A-Za-z]+){0,%d})[ \t]*$" % (_MAX_WORDS - 1))
+_WORD = re.compile(r"[A-Za-z]+")
 _ALT = "|".join(sorted((re.escape(a).replace(r"\ ", r"\s+") for a in ALIASES), key=len, reverse=True))
-_COLON = re.compile(rf"\b({_ALT})\s*:", re.IGNORECASE)
 _LINE = re.compile(rf"^[ \t]*({_ALT})[ \t]*$", re.MULTILINE | re.IGNORECASE)
 
 
@@ -44,14 +46,26 @@ def _canonical(header: str) -> str:
 def find_sections(text: str) -> list[tuple[int, int, str]]:
     """``[(header_start, header_end, NAME), ...]`` in text order; header_end is after the colon."""
     found: list[tuple[int, int, str]] = []
-    for m in _COLON.finditer(text):
-        before = text[:m.start()].rstrip(" \t")
-        if before and before[-1] not in ".!?;:\n" and not m.group(1).isupper():
-            continue  # "the study: ..." inside a sentence is no header
-        found.append((m.start(), m.end(), _canonical(m.group(1))))
-    for m in _LINE.finditer(text):
-        if m.group(1).isupper():
-            found.append((m.start(1), m.end(), _canonical(m.group(1))))
+    colon = text.find(":")
+    while colon >= 0:
+        m = _WORDS_BEFORE.search(text, max(0, colon - 40), colon)
+        if m:
+            words = [(w.start(), w.group()) for w in _WORD.finditer(m.group(1))]
+            for k in range(min(len(words), _MAX_WORDS), 0, -1):  # longest alias that ends here
+                header = " ".join(w for _, w in words[-k:])
+                name = ALIASES.get(header.lower())
+                if name is None:
+                    continue
+                start = m.start(1) + words[-k][0]
+                before = text[:start].rstrip(" \t")
+                if not before or before[-1] in ".!?;:\n" or header.isupper():
+                    found.append((start, colon + 1, name))
+                break
+        colon = text.find(":", colon + 1)
+    if "\n" in text:
+        for m in _LINE.finditer(text):
+            if m.group(1).isupper():
+                found.append((m.start(1), m.end(), _canonical(m.group(1))))
     found.sort()
     return found
 
