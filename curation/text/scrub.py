@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import re
 
+from curation.text.sections import ALIASES
+
 PLACEHOLDERS = {"name": "[NAME]", "date": "[DATE]", "phone": "[PHONE]", "id": "[ID]",
                 "address": "[ADDRESS]", "other": "[EMAIL]", "age": "[AGE]"}
 
@@ -35,6 +37,7 @@ _NAME_WORD = r"(?:[A-Z][a-zA-Z'\-]+|[A-Z]\.?)"
 _NOT_NAMES = {"Male", "Female", "Man", "Woman", "Unknown", "None", "Not", "No", "The", "Chest",
               "Patient", "Pa", "Ap", "Lateral", "Frontal", "Portable", "Xxxx", "History", "Mrn", "Dob",
               "Id", "Ssn", "Acc", "Accession", "Age", "Sex", "Date", "Exam", "Chest", "Ct", "Mri"}
+_NOT_NAMES |= {" ".join(w.title() for w in a.split()) for a in ALIASES if " " not in a}
 
 _MONTH = (r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|"
           r"Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?")
@@ -54,7 +57,7 @@ PATTERNS: tuple[tuple[str, re.Pattern, str | int], ...] = (
                         r"physician|ordering[ \t]+physician|attending|radiologist|dictated[ \t]+by|"
                         r"signed[ \t]+by|reported[ \t]+by|read[ \t]+by|reviewed[ \t]+by|"
                         r"technologist|transcribed[ \t]+by|provider)[ \t]*:[ \t]*"
-                        r"(?-i:(?P<n>[A-Z][a-zA-Z'\-]+(?:,?[ \t][A-Z][a-zA-Z'\-]*\.?){0,3}))"), "n"),
+                        r"(?-i:(?P<n>[A-Z][a-zA-Z'\-]+(?:,?[ \t](?:[A-Z][a-zA-Z'\-]+|[A-Z]\.?(?![a-zA-Z]))){0,3}))"), "n"),
     ("date", re.compile(r"(?<![\w./-])[0-3]?\d[/.-](?:[0-3]?\d)[/.-](?:\d{4}|\d{2})(?![\w/-]|\.\d)"), 0),
     ("date", re.compile(r"(?<![\w./-])(?:19|20)\d{2}[/.-][01]?\d[/.-][0-3]?\d(?![\w/-]|\.\d)"), 0),
     ("date", re.compile(rf"\b{_MONTH}[ \t]+{_DAY}(?:,?[ \t]+{_YEAR})?\b"), 0),

@@ -70,3 +70,10 @@ def test_single_identifier_kinds(text, kind):
 @pytest.mark.parametrize("text", ["89-year-old man", "age 45", "Dr. XXXX", "Patient: Male", "", "No acute findings."])
 def test_not_identifiers(text):
     assert scrub_text(text) == (text, [])
+
+
+def test_name_stops_at_the_sentence_end():
+    text = "Patient: John Smith. FINDINGS: No pneumothorax."
+    scrubbed, flags = scrub_text(text)
+    assert scrubbed == "Patient: [NAME]. FINDINGS: No pneumothorax."
+    assert [(f["left"], f["width"]) for f in flags] == [(9, 10)]
