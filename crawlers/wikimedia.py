@@ -33,11 +33,18 @@ with HTML stripped (``text_kind="description"``).
 
 from __future__ import annotations
 
+import asyncio
 import json
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
+import scrapy
+
 from crawlers import licences
+from crawlers.engine.integrity import safe_name
+from crawlers.engine.spider import SourceSpider
+from crawlers.webitems import to_item
 from crawlers.webtext import html_text
+from manifests.errors import UsageError
 from manifests.raw import RawItem, now_iso
 
 SOURCE = "wikimedia"
@@ -186,3 +193,84 @@ def parse_imageinfo(body: bytes, *, families: frozenset[str] = frozenset(licence
 
 def allowed_licence(lic: str | None, families: frozenset[str]) -> bool:
     return licences.allowed(lic, families)
+
+
+# -- the spider ------------------------------------------------------------------------------------
+MAX_LAG_RETRIES = 8
+
+
+class Spider(SourceSpider):
+    """``--query`` ``Category:Chest radiographs`` or search words; option ``licences`` (families)."""
+
+    name = SOURCE
+    default_base_url = DEFAULT_BASE_URL
+    robots_txt = False          # the Action API is governed by API etiquette (maxlag, User-Agent), not robots.txt
+    download_per_host = 2       # upload.wikimedia.org: modest parallelism
+    download_rate = 5.0
+    download_delay = 0.5
+
+    @classmethod
+    def check_options(cls, options: dict, query: str | None) -> None:
+        try:
+            licences.parse_filter(options.get("licences"))
+        except ValueError as err:
+            raise UsageError(str(err)) from None
+
+    async def start(self):
+        self.families = licences.parse_filter(self.options.get("licences"))
+        self.listing = listing_params(self.query or "Category:Chest radiographs")
+        self.continued: set[str] = set()
+        yield self._listing_request({})
+
+    def _listing_request(self, cont: dict) -> scrapy.Request:
+        return scrapy.Request(api_url(self.base_url, {**self.listing, **cont}), callback=self.parse_listing,
+                              cb_kwargs={"cont": cont}, dont_filter=True)
+
+    async def _backoff(self, response, err: Maxlag):
+        tries = response.meta.get("maxlag_tries", 0) + 1
+        if tries > MAX_LAG_RETRIES:
+            raise self.fatal(f"Commons stayed lagged after {MAX_LAG_RETRIES} retries ({err})")
+        self.logger.info("%s; waiting", err)
+        await asyncio.sleep(min(err.retry_after, 60.0))
+        return response.request.replace(meta={**response.meta, "maxlag_tries": tries}, dont_filter=True)
+
+    def _header(self, response, name: str) -> str | None:
+        v = response.headers.get(name)
+        return v.decode("latin-1") if v else None
+
+    async def parse_listing(self, response, cont: dict):
+        try:
+            titles, nxt = parse_listing(response.body, retry_after=self._header(response, "Retry-After"))
+        except Maxlag as err:
+            yield await self._backoff(response, err)
+            return
+        except ApiError as err:
+            raise self.fatal(f"Commons listing failed: {err}") from err
+        todo = [t for t in titles if t.split(":", 1)[-1] not in self.done_ids]
+        for i in range(0, len(todo), TITLES_PER_REQUEST):
+            batch = todo[i:i + TITLES_PER_REQUEST]
+            yield scrapy.Request(api_url(self.base_url, imageinfo_params(batch)), callback=self.parse_info,
+                                 dont_filter=True, priority=10)
+        key = json.dumps(nxt, sort_keys=True)
+        if nxt and key in self.continued:
+            self.logger.warning("the API repeated a continue token (%s); stopping the listing", key)
+        elif nxt and not self.exhausted:
+            self.continued.add(key)
+            yield self._listing_request(nxt)
+
+    async def parse_info(self, response):
+        try:
+            items = parse_imageinfo(response.body, families=self.families, base_url=self.base_url,
+                                    retry_after=self._header(response, "Retry-After"))
+        except Maxlag as err:
+            yield await self._backoff(response, err)
+            return
+        except ApiError as err:
+            raise self.fatal(f"Commons imageinfo failed: {err}") from err
+        for raw in items:
+            sha1 = raw.meta.get("sha1")
+            item = to_item(self, raw, path=safe_name(raw.source_id.replace(" ", "_"), fallback="file"),
+                           checksum=f"sha1:{sha1}" if sha1 else None, size=raw.meta.get("size"), expect="image")
+            if item is None:
+                return
+            yield item

@@ -10,6 +10,8 @@ from crawlers.engine import crawl
 from tests.crawlers.replay import ReplayServer, Response
 from tests.crawlers.webfixtures import FILES, FIX, check_files, latest, stats
 
+pytestmark = pytest.mark.timeout(180)   # a hung crawl fails the test instead of the suite
+
 IMAGES = {
     "/imgs/512/1/1/CXR1_1_IM-0001-3001.png": ("CXR1_1_IM-0001-3001", "xray_a.png"),
     "/imgs/512/1/1/CXR1_1_IM-0001-4001.png": ("CXR1_1_IM-0001-4001", "xray_b.png"),
