@@ -89,3 +89,15 @@ def all_agree(flag: bool, d: Dist) -> bool:
     t = torch.tensor([1 if flag else 0], device=d.device)
     dist.broadcast(t, src=0)
     return bool(t.item())
+
+
+def weights_digest(*models: torch.nn.Module) -> str:
+    """sha256 over every parameter and buffer (key order): equal on all ranks iff they agree."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for m in models:
+        for k, v in sorted(unwrap(m).state_dict().items()):
+            h.update(k.encode())
+            h.update(v.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()

@@ -191,7 +191,8 @@ def train_classifier(cfg: ClassifyConfig, manifest: str | Path, out: str | Path)
                "stopped_early": stopped_early or bad_epochs >= cfg.patience, "train_rows": len(train),
                "synthetic_train_rows": int(train.synthetic.sum()), "val_rows": len(val), "classes": list(view.classes),
                "train_counts": dict(zip(view.classes, train.class_counts().tolist())), "world_size": d.world,
-               "device": str(d.device), "checkpoint": str(best_path), "pretrained": pretrained_info}
+               "device": str(d.device), "checkpoint": str(best_path), "pretrained": pretrained_info,
+               "weights_sha256": distributed.weights_digest(model), "rank": d.rank}
     if d.is_main:
         write_json_atomic(out / "stats.json", summary)
     return summary

@@ -72,3 +72,23 @@ def unwrap(model: torch.nn.Module) -> torch.nn.Module:
 def no_sync(model: torch.nn.Module):
     """Skip DDP's gradient all-reduce (for the discriminator's throw-away grads in the G step)."""
     return model.no_sync() if hasattr(model, "no_sync") else contextlib.nullcontext()
+
+
+def weights_digest(*models: torch.nn.Module) -> str:
+    """sha256 over every parameter and buffer (key order): equal on all ranks iff they agree."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for m in models:
+        for k, v in sorted(unwrap(m).state_dict().items()):
+            h.update(k.encode())
+            h.update(v.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def sync_buffers(model: torch.nn.Module, d: Dist) -> None:
+    """Copy rank 0's buffers (BatchNorm running stats) to every rank, so all ranks agree."""
+    if d.world == 1:
+        return
+    for b in unwrap(model).buffers():
+        dist.broadcast(b.data, src=0)

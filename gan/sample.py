@@ -4,7 +4,7 @@ Writes into ``out``: ``images/<class>/<n>.png`` (8-bit grey), ``manifest.parquet
 ``synthetic=True``, ``generator=<checkpoint id>``, labels with ``label_source="synthetic"``,
 ``split="train"``, key ``synthetic:<checkpoint id>-<class>-<n>``), ``stats.json`` last.
 The manifest's image paths are relative to ``out``; merge it with a real manifest through
-:func:`manifests.dataset_view.rebase_image_paths` + :func:`manifests.io.merge`.
+:func:`manifests.io.rebase_image_paths` + :func:`manifests.io.merge`.
 """
 
 from __future__ import annotations

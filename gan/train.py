@@ -230,6 +230,8 @@ def train_gan(cfg: GanConfig, manifest: str | Path, out: str | Path) -> dict:
             lines.append(json.dumps(last))
             bar.update(1)
             bar.set_postfix(d=f"{last['d_loss']:.3f}", g=f"{last['g_loss']:.3f}")
+        for m in (g_train, d_train, g_ema):
+            distributed.sync_buffers(m, d)
         if d.is_main:
             with open(log_path, "a", encoding="utf-8") as fh:
                 fh.write("\n".join(lines) + "\n")
@@ -250,7 +252,8 @@ def train_gan(cfg: GanConfig, manifest: str | Path, out: str | Path) -> dict:
     summary = {"epochs": cfg.epochs, "resumed_from_epoch": start_epoch, "steps": step, "world_size": d.world,
                "train_rows": len(train), "classes": list(view.classes),
                "class_counts": dict(zip(view.classes, train.class_counts().tolist())),
-               "final": last, "checkpoint": str(ck_path), "device": str(d.device)}
+               "final": last, "checkpoint": str(ck_path), "device": str(d.device),
+               "weights_sha256": distributed.weights_digest(g_train, d_train, g_ema), "rank": d.rank}
     if d.is_main:
         write_json_atomic(out / "stats.json", summary)
     return summary

@@ -176,16 +176,3 @@ def epoch_indices(n: int, *, seed: int, epoch: int, weights: np.ndarray | None =
         order = np.concatenate([order, order[: per_rank * world - len(order)]])
     return order[rank::world]
 
-
-def rebase_image_paths(table, from_dir: str | Path, to_dir: str | Path):
-    """``image_path`` values relative to ``from_dir`` rewritten relative to ``to_dir`` (for merging
-    manifests that live in different directories). Returns a new table."""
-    import os
-
-    import pyarrow as pa
-
-    src, dst = Path(from_dir).resolve(), Path(to_dir).resolve()
-    col = table.column("image_path").to_pylist()
-    new = [None if p is None else os.path.relpath(src / p, dst) for p in col]
-    i = table.schema.get_field_index("image_path")
-    return table.set_column(i, table.schema.field(i), pa.array(new, type=pa.string()))

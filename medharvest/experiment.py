@@ -66,8 +66,7 @@ def gan_augmented_manifest(manifest: str | Path, checkpoint: str | Path, out: st
     """Sample the GAN to top up ``manifest``'s train split; write real + synthetic rows as ``out/manifest.parquet``."""
     from gan.checkpoint import load_generator
     from gan.sample import balance_counts, counts_from_manifest, sample_to_manifest
-    from manifests.dataset_view import rebase_image_paths
-    from manifests.io import merge, read_manifest, resolve_manifest, write_manifest
+    from manifests.io import merge, read_manifest, rebase_image_paths, resolve_manifest, write_manifest
 
     out = Path(out)
     _, meta = load_generator(checkpoint)

@@ -8,8 +8,8 @@ from gan.evaluate import evaluate_generator, precision_recall
 from gan.features import NAME
 from gan.sample import balance_counts, counts_from_manifest, sample_to_manifest
 from gan.train import GanConfig, train_gan
-from manifests.dataset_view import load_view, rebase_image_paths
-from manifests.io import merge, read_manifest, write_manifest
+from manifests.dataset_view import load_view
+from manifests.io import merge, read_manifest, rebase_image_paths, write_manifest
 from manifests.schema import primary_labels
 
 

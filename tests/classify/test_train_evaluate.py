@@ -1,0 +1,66 @@
+import json
+
+import pytest
+
+from classify.evaluate import evaluate_classifier
+from classify.train import ClassifyConfig, train_classifier
+from manifests.errors import UsageError
+from manifests.io import read_manifest, write_manifest
+
+CFG = dict(epochs=4, patience=10, batch_size=16, quiet=True, device="cpu")
+
+
+def test_training_lowers_the_loss_and_evaluates(toy, tmp_path):
+    out = tmp_path / "clf"
+    s = train_classifier(ClassifyConfig(**CFG), toy, out)
+    hist = [json.loads(ln) for ln in (out / "history.jsonl").read_text().splitlines()]
+    assert len(hist) == 4 and hist[-1]["train_loss"] < hist[0]["train_loss"] * 0.8
+    assert (out / "best.pt").exists() and (out / "last.pt").exists() and s["best_epoch"] >= 1
+    m = evaluate_classifier(out, toy, tmp_path / "eval")
+    assert set(m["per_class"]) == set(s["classes"])
+    for v in m["per_class"].values():
+        assert set(v) == {"auroc", "precision", "recall", "f1", "support"} and v["support"] > 0
+    assert len(m["confusion_matrix"]) == 4 and sum(map(sum, m["confusion_matrix"])) == m["n"]
+    assert m["macro"]["auroc"] > 0.8            # the toy classes are easy
+    assert (tmp_path / "eval" / "roc.png").stat().st_size > 1000
+    assert json.loads((tmp_path / "eval" / "metrics.json").read_text())["n"] == m["n"]
+
+
+def test_resume_continues_exactly(toy, tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    train_classifier(ClassifyConfig(**{**CFG, "epochs": 2}), toy, a)
+    train_classifier(ClassifyConfig(**{**CFG, "epochs": 1}), toy, b)
+    with pytest.raises(UsageError, match="--resume"):
+        train_classifier(ClassifyConfig(**{**CFG, "epochs": 2}), toy, b)
+    train_classifier(ClassifyConfig(**{**CFG, "epochs": 2, "resume": True}), toy, b)
+    assert (a / "history.jsonl").read_text() == (b / "history.jsonl").read_text()
+
+
+@pytest.mark.parametrize("policy", ["classic", "oversample"])
+def test_policies_and_class_weights_run(toy, tmp_path, policy):
+    s = train_classifier(ClassifyConfig(**{**CFG, "epochs": 1, "augment": policy, "class_weighted": True}), toy,
+                         tmp_path / policy)
+    assert s["epochs_run"] == 1
+
+
+def test_multi_label(toy, tmp_path):
+    out = tmp_path / "ml"
+    train_classifier(ClassifyConfig(**{**CFG, "epochs": 1, "multi_label": True}), toy, out)
+    m = evaluate_classifier(out, toy, tmp_path / "ml_eval")
+    assert m["multi_label"] and m["confusion_matrix"]["Nodule"][1][1] >= 0
+
+
+@pytest.mark.parametrize("split", ["val", "test"])
+def test_synthetic_rows_never_reach_val_or_test(toy, tmp_path, split):
+    t = read_manifest(toy).to_pylist()
+    t[0].update(synthetic=True, generator="abc", split=split)
+    bad = tmp_path / "bad" / "manifest.parquet"
+    from manifests.schema import from_records
+
+    write_manifest(from_records(t), bad, images_from=toy.parent)
+    with pytest.raises(AssertionError, match="never reach val or test"):
+        train_classifier(ClassifyConfig(**CFG), bad, tmp_path / "x")
+    ok = tmp_path / "ok"
+    train_classifier(ClassifyConfig(**{**CFG, "epochs": 1}), toy, ok)
+    with pytest.raises(AssertionError, match="never reach val or test"):
+        evaluate_classifier(ok, bad, tmp_path / "e")
