@@ -211,7 +211,7 @@ class Spider(SourceSpider):
 
     name = SOURCE
     default_base_url = DEFAULT_BASE_URL
-    download_delay = 1.0
+    metadata_delay = 1.0
     download_rate = 2.0
 
     @classmethod

@@ -33,16 +33,24 @@ Items: one per figure (``source_id`` = ``PMCxxxx/<fig id>``), ``text`` = label +
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import os
 import posixpath
 import re
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from xml.etree.ElementTree import Element
 
+import scrapy
 from defusedxml import ElementTree as SafeET
 from defusedxml.common import DefusedXmlException
 
 from crawlers import licences
+from crawlers.engine.credentials import token
+from crawlers.engine.integrity import safe_name
+from crawlers.engine.spider import SourceSpider
+from crawlers.webitems import to_item
+from manifests.errors import UsageError
 from manifests.raw import RawItem, now_iso
 
 SOURCE = "pmc"
@@ -305,3 +313,148 @@ def pmcid_of(uid: str) -> str:
     """esearch ``db=pmc`` ids are bare numbers: ``9100001`` -> ``PMC9100001``."""
     uid = uid.strip()
     return uid if re.match(r"(?i)pmc", uid) else f"PMC{uid}"
+
+
+# -- the API key: added at the last moment, never stored ------------------------------------------
+def _with_param(url: str, key: str, value: str | None) -> str:
+    parts = urlsplit(url)
+    q = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != key]
+    if value is not None:
+        q.append((key, value))
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(q), parts.fragment))
+
+
+class ApiKeyMiddleware:
+    """Adds ``api_key`` to E-utilities requests just before they go out and strips it again from the
+    request and the response, so the key never reaches the JOBDIR queue, retry copies or logs."""
+
+    def __init__(self, crawler=None):
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler)
+
+    def process_request(self, request, spider=None):
+        key = getattr(spider or getattr(self.crawler, "spider", None), "api_key", None)
+        if key is not None and EUTILS_PATH in request.url:
+            request._set_url(_with_param(request.url, "api_key", key.value))
+            request.meta["_api_key"] = True
+        return None
+
+    def _strip(self, request) -> None:
+        if request.meta.pop("_api_key", False):
+            request._set_url(_with_param(request.url, "api_key", None))
+
+    def process_response(self, request, response, spider=None):
+        self._strip(request)
+        if "api_key=" in response.url:
+            response = response.replace(url=_with_param(response.url, "api_key", None))
+        return response
+
+    def process_exception(self, request, exception, spider=None):
+        self._strip(request)
+        return None
+
+
+# -- the spider ------------------------------------------------------------------------------------
+FORMAT_RETRIES = 3
+
+
+class Spider(SourceSpider):
+    """``--query`` an E-utilities term (``open access[filter]`` is added); options ``email``,
+    ``licences``, ``batch``; ``NCBI_API_KEY`` / ``NCBI_EMAIL`` from the environment."""
+
+    name = SOURCE
+    default_base_url = DEFAULT_BASE_URL
+    robots_txt = False            # E-utilities are an API with its own usage policy (rate, tool/email)
+    metadata_delay = 0.34         # 3 requests/s without a key (see update_settings for 10/s with one)
+    download_rate = 3.0
+    download_per_host = 2
+    custom_settings = {"DOWNLOADER_MIDDLEWARES": {"crawlers.pmc.ApiKeyMiddleware": 650},
+                       "CONCURRENT_REQUESTS_PER_DOMAIN": 1}
+
+    @classmethod
+    def update_settings(cls, settings) -> None:
+        super().update_settings(settings)
+        if os.environ.get("NCBI_API_KEY") and settings.getfloat("DOWNLOAD_DELAY") > 0:
+            settings.set("DOWNLOAD_DELAY", rate_delay("key"), priority="spider")
+
+    @classmethod
+    def check_options(cls, options: dict, query: str | None) -> None:
+        try:
+            if options.get("licences"):
+                licences.parse_filter(options["licences"])
+        except ValueError as err:
+            raise UsageError(str(err)) from None
+        if int(options.get("batch", BATCH)) < 1:
+            raise UsageError("option batch must be >= 1")
+
+    async def start(self):
+        self.api_key = token("NCBI_API_KEY")
+        self.email = self.options.get("email") or os.environ.get("NCBI_EMAIL")
+        self.families = licences.parse_filter(self.options["licences"]) if self.options.get("licences") else None
+        self.batch = int(self.options.get("batch", BATCH))
+        local = self.base_url != DEFAULT_BASE_URL
+        self.oa_base = self.base_url if local else DEFAULT_OA_BASE
+        self.figure_base = self.base_url if local else DEFAULT_FIGURE_BASE
+        term = self.query or "chest radiograph"
+        if self.options.get("oa_filter", True) and "open access[filter]" not in term.lower():
+            term = f"({term}) AND open access[filter]"
+        yield scrapy.Request(esearch_url(self.base_url, term, email=self.email), callback=self.parse_search,
+                             dont_filter=True)
+
+    async def _again(self, response, err: Exception):
+        tries = response.meta.get("format_tries", 0) + 1
+        if tries > FORMAT_RETRIES:
+            raise self.fatal(f"{urlsplit(response.url).path}: unreadable after {FORMAT_RETRIES} retries: {err}")
+        await asyncio.sleep(0.5 * tries)
+        return response.request.replace(meta={**response.meta, "format_tries": tries}, dont_filter=True)
+
+    async def parse_search(self, response):
+        try:
+            res = parse_esearch(response.body)
+        except PmcFormatError as err:
+            yield await self._again(response, err)
+            return
+        self.count = res.count
+        if res.count and res.webenv:
+            yield self._efetch(res.webenv, res.query_key, 0)
+
+    def _efetch(self, webenv: str, query_key: str, retstart: int) -> scrapy.Request:
+        return scrapy.Request(efetch_url(self.base_url, webenv, query_key, retstart=retstart, retmax=self.batch,
+                                         email=self.email), callback=self.parse_fetch, dont_filter=True,
+                              cb_kwargs={"webenv": webenv, "query_key": query_key, "retstart": retstart})
+
+    async def parse_fetch(self, response, webenv: str, query_key: str, retstart: int):
+        try:
+            articles = parse_efetch(response.body, figure_base=self.figure_base)
+        except PmcFormatError as err:
+            yield await self._again(response, err)
+            return
+        for pmcid, items in articles:
+            todo = [it for it in items if it.source_id not in self.done_ids]
+            if not todo:
+                continue
+            if any(it.status == "ok" for it in todo):
+                yield scrapy.Request(oa_url(self.oa_base, pmcid), callback=self.parse_oa, dont_filter=True,
+                                     cb_kwargs={"pmcid": pmcid, "items": todo}, priority=10)
+            else:
+                for it in todo:
+                    yield to_item(self, it)
+        if retstart + self.batch < self.count and not self.exhausted:
+            yield self._efetch(webenv, query_key, retstart + self.batch)
+
+    async def parse_oa(self, response, pmcid: str, items: list):
+        try:
+            oa = parse_oa(response.body, pmcid)
+        except PmcFormatError as err:
+            yield await self._again(response, err)
+            return
+        for it in apply_oa(items, oa, self.families):
+            url = it.meta.get("file_url") or ""
+            item = to_item(self, it, path=f"{pmcid}/{safe_name(posixpath.basename(url), fallback='figure.jpg')}",
+                           expect="image")
+            if item is None:
+                return
+            yield item

@@ -207,7 +207,7 @@ class Spider(SourceSpider):
     robots_txt = False          # the Action API is governed by API etiquette (maxlag, User-Agent), not robots.txt
     download_per_host = 2       # upload.wikimedia.org: modest parallelism
     download_rate = 5.0
-    download_delay = 0.5
+    metadata_delay = 0.5
 
     @classmethod
     def check_options(cls, options: dict, query: str | None) -> None:
