@@ -58,7 +58,7 @@ UNC_PRE = (
     "correlate for|correlation for|correlate clinically for|"
     "versus early|perhaps|question|may be secondary to|may be due to|could be due to|"
     "possibly due to|possibly secondary to|likely secondary to|may be related to|"
-    "could be secondary to|can be seen with|differential considerations include"
+    "could be secondary to|can be seen with|differential considerations include|includes|include"
 )
 UNC_POST = (
     "cannot be excluded|can not be excluded|cannot be ruled out|can not be ruled out|"
@@ -95,7 +95,8 @@ PSEUDO = (
     "not optimally|not fully|no other change|difficult to exclude|may not|could not|"
     "cannot be|not included|not imaged|not well seen|no prior|no previous|no comparison|"
     "no old|no priors|not available|to suggest|to indicate|to explain|to account for|"
-    "that would suggest|to definitely suggest|to suggest a|to suggest an|suggestive of a"
+    "that would suggest|to definitely suggest|to suggest a|to suggest an|suggestive of a|"
+    "associated with|consistent with|compatible with|in keeping with|along with|together with"
 )
 
 
