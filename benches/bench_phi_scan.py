@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -38,7 +39,7 @@ def run(label: str, paths: list[Path], truth: dict[str, list[dict]], cfg: PhiSca
         if e.get("status") != "ok":
             continue
         counts.append(score_image(e["boxes"], truth.get(str(p), []), (e["height"], e["width"])))
-    res = {"set": label, "images": len(paths), **totals(counts), **{k: summary[k] for k in (
+    res = {"set": label, "images": len(paths), "loadavg_1m": round(os.getloadavg()[0], 1), **totals(counts), **{k: summary[k] for k in (
         "images_per_s", "seconds", "ocr_seconds", "other_seconds", "not_clean_after_redaction")}}
     print(json.dumps(res))
     return res

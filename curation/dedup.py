@@ -79,12 +79,18 @@ def _gid(members: list[str]) -> str:
 
 
 def group_duplicates(
-    keys: Sequence[str], sha256s: Sequence[str | None], phashes: Sequence[str | None], *, threshold: int = 6
+    keys: Sequence[str], sha256s: Sequence[str | None], phashes: Sequence[str | None], *, threshold: int = 6,
+    fine: Sequence[str | None] | None = None, fine_threshold: int = 10,
 ) -> tuple[dict[str, str], dict[str, str]]:
     """``({key: dup_group}, {key: flag})`` for records that have at least one duplicate.
 
     ``flag`` is ``exact_duplicate`` (same sha256 as another record) or ``near_duplicate``.
     Records without duplicates are absent from both dicts (their ``dup_group`` stays null).
+
+    ``fine``: optional finer perceptual hashes (e.g. 256-bit pHash, hex) used to confirm each
+    64-bit candidate pair (distance <= ``fine_threshold``). Images of one kind (chest
+    radiographs) crowd the 64-bit space -- unrelated radiographs are often 4-6 bits apart --
+    so the 64-bit hash finds candidates fast and the fine hash decides.
     """
     n = len(keys)
     uf = _UnionFind(n)
@@ -98,20 +104,29 @@ def group_duplicates(
             exact.update((by_sha[s], i))
         else:
             by_sha[s] = i
-    # identical phash values first (cheap), then near pairs over the distinct values
-    by_hash: dict[int, int] = {}
-    for i, p in enumerate(phashes):
-        if not p:
-            continue
-        v = int(p, 16)
-        if v in by_hash:
-            uf.union(by_hash[v], i)
-        else:
-            by_hash[v] = i
+    fine_int = [int(f, 16) if f else None for f in fine] if fine is not None else None
+
+    def confirm(i: int, j: int) -> bool:
+        if fine_int is None:
+            return True
+        a, b = fine_int[i], fine_int[j]
+        return a is not None and b is not None and hamming(a, b) <= fine_threshold
+
+    # one representative per exact image, then buckets of equal 64-bit hashes
+    by_hash: dict[int, list[int]] = defaultdict(list)
+    for s_idx in set(by_sha.values()) | {i for i, s in enumerate(sha256s) if not s}:
+        if phashes[s_idx]:
+            by_hash[int(phashes[s_idx], 16)].append(s_idx)
+    for members_ in by_hash.values():
+        for a, b in combinations(members_, 2):
+            if confirm(a, b):
+                uf.union(a, b)
     values = list(by_hash)
-    reps = [by_hash[v] for v in values]
     for a, b in near_pairs(values, threshold):
-        uf.union(reps[a], reps[b])
+        for i in by_hash[values[a]]:
+            for j in by_hash[values[b]]:
+                if confirm(i, j):
+                    uf.union(i, j)
     members: dict[int, list[int]] = defaultdict(list)
     for i in range(n):
         members[uf.find(i)].append(i)

@@ -32,7 +32,7 @@ from pathlib import Path
 from manifests.errors import UsageError
 from manifests.raw import RawItem, RawStore, find_stores
 
-STAGE_VERSION = "curate/1"
+STAGE_VERSION = "curate/2"
 JOURNAL = ".work/journal.jsonl"
 #: Image formats whose pixels may carry burned-in text (slides and volumes are not OCR'd).
 OCR_FORMATS = frozenset({"dicom", "png", "jpeg", "tiff", "bmp", "gif", "webp", "raster", "mpo", "jpeg2000"})
@@ -44,14 +44,15 @@ class CurateConfig:
 
     ocr: bool = True                  # scan images for burned-in identifiers
     redact: bool = True               # black out what the scan finds (and verify with a second pass)
-    ocr_passes: tuple[str, ...] = ("bright", "inverted")
+    ocr_passes: tuple[str, ...] = ("bright", "tophat")
     verify: bool = True
     labels: bool = True               # report / caption labels with the NER labeler
     scrub: bool = True                # identifier scrub of text
     keep_16bit: bool = False          # keep >8-bit grey images as 16-bit PNG
     max_pixels: int = 89_478_485      # PIL's decompression-bomb limit
     thumbnail_size: int = 1024        # whole-slide thumbnails: longest side
-    near_dup_threshold: int = 6       # pHash Hamming distance for near duplicates
+    near_dup_threshold: int = 6       # 64-bit pHash Hamming distance: near-duplicate candidates
+    near_dup_fine_threshold: int = 10  # 256-bit pHash distance that confirms a candidate
     min_side: int = 32
     max_aspect: float = 4.0
     workers: int = 2
@@ -71,8 +72,9 @@ class CurateConfig:
     def fingerprint(self) -> str:
         """What changes a record (workers / chunk do not)."""
         d = dataclasses.asdict(self)
-        for k in ("workers", "chunk", "near_dup_threshold"):
+        for k in ("workers", "chunk", "near_dup_threshold", "near_dup_fine_threshold"):
             d.pop(k)
+        d["stage"] = STAGE_VERSION
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -126,7 +128,8 @@ def _image_job(job: dict) -> dict:
         status="ok", error=None, image_path=rel, image_sha256=sha, phash=phash_hex(pixels),
         width=int(pixels.shape[1]), height=int(pixels.shape[0]), bit_depth=16 if pixels.dtype.itemsize == 2 else 8,
         modality=dec.modality, body_part=dec.body_part, view=dec.view, header_patient_id=dec.patient_id,
-        image_meta={"format": dec.format, **dec.meta, **({"ocr": ocr_info} if ocr_info else {})},
+        image_meta={"format": dec.format, **dec.meta, **({"ocr": ocr_info} if ocr_info else {}),
+                    "phash256": phash_hex(pixels, hash_size=16)},
     )
     rec["seconds"]["store"] = time.perf_counter() - t2
     return rec
@@ -382,8 +385,9 @@ def curate_run(
     t_dedup = time.perf_counter()
     ordered = [records[item.key] for _, item in items]
     ok = [r for r in ordered if r.get("image_sha256")]
+    fine = [json.loads(r["meta"] or "{}").get("image", {}).get("phash256") for r in ok]
     groups, flags = group_duplicates([r["key"] for r in ok], [r["image_sha256"] for r in ok], [r["phash"] for r in ok],
-                                     threshold=cfg.near_dup_threshold)
+                                     threshold=cfg.near_dup_threshold, fine=fine, fine_threshold=cfg.near_dup_fine_threshold)
     final = []
     for r in ordered:
         r = {k: v for k, v in r.items()}

@@ -71,11 +71,12 @@ def store_png(pixels: np.ndarray, out_dir: str | os.PathLike, *, compress_level:
     return rel, sha
 
 
-def phash_hex(pixels: np.ndarray) -> str:
-    """64-bit perceptual hash (imagehash.phash of the 8-bit grey image), 16 hex digits."""
+def phash_hex(pixels: np.ndarray, hash_size: int = 8) -> str:
+    """Perceptual hash (imagehash.phash of the 8-bit grey image): 64 bits = 16 hex digits by
+    default; ``hash_size=16`` gives the 256-bit hash used to confirm near-duplicates."""
     import imagehash
     from PIL import Image
 
     a = to_8bit(pixels)
     im = Image.fromarray(a).convert("L")
-    return str(imagehash.phash(im, hash_size=8))
+    return str(imagehash.phash(im, hash_size=hash_size))

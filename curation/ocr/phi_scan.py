@@ -21,7 +21,7 @@ from manifests.registry import lookup
 
 @dataclasses.dataclass(frozen=True)
 class PhiScanConfig:
-    passes: tuple[str, ...] = ("bright", "inverted")
+    passes: tuple[str, ...] = ("bright", "tophat")
     psm: int = 11
     min_conf: float = 20.0          # Tesseract words below this are dropped
     margin: int = 3                 # pixels added around a box when redacting

@@ -6,8 +6,10 @@ height), pads the border (Tesseract misses text that touches the edge), and runs
 ``image_to_data``; boxes are mapped back to the input image's pixels.
 
 Passes (:data:`PASSES`): ``bright`` -- pixels above a high threshold as black-on-white (isolates
-burned-in overlay text from anatomy); ``inverted`` -- white-on-black made black-on-white;
-``plain`` -- the image as is (dark text on light background, e.g. documents).
+burned-in overlay text from anatomy); ``tophat`` -- thin strokes brighter than their
+neighbourhood (white top-hat), so text over bright anatomy or in grey survives; ``inverted`` --
+white-on-black made black-on-white; ``plain`` -- the image as is (dark text on light background,
+e.g. documents). A binary pass with nothing left after thresholding skips Tesseract.
 """
 
 from __future__ import annotations
@@ -54,6 +56,15 @@ def _bright(g: np.ndarray) -> np.ndarray:
     return np.where(g >= thr, 0, 255).astype(np.uint8)
 
 
+def _tophat(g: np.ndarray) -> np.ndarray:
+    """Thin bright strokes on any background (white top-hat), as black-on-white."""
+    from scipy import ndimage
+
+    size = max(7, round(min(g.shape) / 90)) | 1
+    th = g.astype(np.int16) - ndimage.grey_opening(g, size=(size, size)).astype(np.int16)
+    return np.where(th >= 60, 0, 255).astype(np.uint8)
+
+
 def _inverted(g: np.ndarray) -> np.ndarray:
     return (255 - g).astype(np.uint8)
 
@@ -62,7 +73,13 @@ def _plain(g: np.ndarray) -> np.ndarray:
     return g
 
 
-PASSES: dict[str, Callable[[np.ndarray], np.ndarray]] = {"bright": _bright, "inverted": _inverted, "plain": _plain}
+PASSES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "bright": _bright, "tophat": _tophat, "inverted": _inverted, "plain": _plain,
+}
+
+
+#: Passes whose output is black (candidate strokes) on white.
+BINARY_PASSES = frozenset({"bright", "tophat"})
 
 
 def upscale_factor(shape: tuple[int, ...], target: int = 1200) -> int:
@@ -77,6 +94,8 @@ def _run(img: np.ndarray, scale: int, name: str, psm: int, min_conf: float) -> l
     import pytesseract
     from PIL import Image
 
+    if name in BINARY_PASSES and int(np.count_nonzero(img == 0)) < 12:
+        return []  # nothing survived the threshold: no text to read, skip the Tesseract call
     im = Image.fromarray(img)
     if scale > 1:
         im = im.resize((im.width * scale, im.height * scale), Image.LANCZOS)
@@ -123,7 +142,7 @@ def merge_words(words: list[Word], thresh: float = 0.3) -> list[Word]:
 
 
 def ocr_words(
-    pixels: np.ndarray, *, passes: Sequence[str] = ("bright", "inverted"), scale: int | None = None,
+    pixels: np.ndarray, *, passes: Sequence[str] = ("bright", "tophat"), scale: int | None = None,
     psm: int = 11, min_conf: float = 20.0,
 ) -> list[Word]:
     """Words found by Tesseract over ``passes``, merged, in input-image pixels."""
