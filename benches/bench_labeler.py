@@ -14,6 +14,9 @@ Baseline, same run, same sentences / sections / lexicon (EntityRuler): negspacy'
 place of our context component (negspacy has no uncertainty: a non-negated mention is positive).
 The lexicon's self-negating gap patterns ("heart size is normal") count as negated for both.
 
+The lexicon and triggers were tuned by reading errors on this development subset (no report ids
+are coded anywhere); ``--reports``/``--gold`` score another subset, e.g. the held-out uids 2000-2480.
+
 Text per report: ``FINDINGS: <findings>\\nIMPRESSION: <impression>`` (the indication is left out:
 it states the clinical question, not a finding).
 """
@@ -41,13 +44,16 @@ MESH_TO_NIH = {
 }
 
 
-def load(shared: Path):
+def load(shared: Path, reports_csv: Path | None = None, gold_csv: Path | None = None):
+    """IU reports + gold rows by uid (defaults: the shared first-926 development subset)."""
     base = shared / "data" / "iu_cxr_reports"
-    with open(base / "indiana_reports_first926.csv", newline="", encoding="utf-8") as fh:
+    reports_csv = reports_csv or base / "indiana_reports_first926.csv"
+    gold_csv = gold_csv or base / "openi_gld_std14_first926.csv"
+    with open(reports_csv, newline="", encoding="utf-8") as fh:
         reports = list(csv.DictReader(fh))
-    with open(base / "openi_gld_std14_first926.csv", newline="", encoding="utf-8") as fh:
+    with open(gold_csv, newline="", encoding="utf-8") as fh:
         gold = {int(r["filename"][3:]): r for r in csv.DictReader(fh)}
-    return reports, gold
+    return [r for r in reports if int(r["uid"]) in gold], gold
 
 
 def report_text(row: dict) -> str:
@@ -159,6 +165,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--shared", default=os.environ.get("MEDHARVEST_SHARED",
                                                        str(Path(__file__).resolve().parents[2] / "shared")))
+    ap.add_argument("--reports", type=Path, help="other IU reports CSV (e.g. the held-out subset)")
+    ap.add_argument("--gold", type=Path, help="its openi_gld_std14 rows")
     ap.add_argument("--errors", metavar="FINDING", help="print the false positives/negatives of one finding")
     ap.add_argument("--policy", choices=("strict", "u-ones"), default="strict", help="for --errors")
     ap.add_argument("--repeat", type=int, default=5, help="copies of the 926 reports for the speed test")
@@ -171,10 +179,10 @@ def main(argv=None) -> int:
 
     from curation.text import label_reports
 
-    reports, gold = load(Path(args.shared))
+    reports, gold = load(Path(args.shared), args.reports, args.gold)
     texts = [report_text(r) for r in reports]
     ours = label_reports(texts)
-    print(f"IU reports: {len(texts)} (first 926 of indiana_reports.csv); gold: openi_gld_std14")
+    print(f"IU reports: {len(texts)} ({args.reports or 'first 926 of indiana_reports.csv'}); gold: openi_gld_std14")
     for policy in ("strict", "u-ones"):
         ev = evaluate(ours, reports, gold, policy=policy)
         print_table(f"== ours, policy {policy}, vs gold (14 columns as given)", ev["gold14"])
