@@ -31,12 +31,19 @@ plane and differential go to ``meta``; ``study_id`` = the case id.
 
 from __future__ import annotations
 
+import posixpath
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
+import scrapy
 from bs4 import BeautifulSoup
 
 from crawlers import licences
+from crawlers.browser import missing_browser
+from crawlers.engine.integrity import safe_name
+from crawlers.engine.spider import SourceSpider
+from crawlers.webitems import to_item
 from crawlers.webtext import html_text
+from manifests.errors import UsageError
 from manifests.raw import RawItem, now_iso
 
 SOURCE = "medpix"
@@ -45,6 +52,7 @@ DEFAULT_LICENCE = ("MedPix-terms", "https://medpix.nlm.nih.gov/")
 CASE_SELECTOR = "article#case"        # present once a case page has rendered
 CASE_WAIT = "article#case, #app .error"   # rendered case, or the app's error message
 SEARCH_SELECTOR = "ul#results"        # present once a search page has rendered
+SEARCH_WAIT = "ul#results, #app .error"
 _SECTIONS = (("history", "History"), ("findings", "Findings"), ("diagnosis", "Diagnosis"))
 
 
@@ -125,3 +133,61 @@ def parse_case(body: bytes | str, url: str, *, retrieved_at: str | None = None) 
         items.append(RawItem(source=SOURCE, source_id=f"case-{cid}", text=text or None, source_url=url,
                              retrieved_at=when, study_id=cid, status="skipped", error="case has no images"))
     return items
+
+
+# -- the spider ------------------------------------------------------------------------------------
+class Spider(SourceSpider):
+    """``--query`` search words; options ``licences``, ``browser_timeout`` (seconds, default 20).
+    Binaries: ``/usr/bin/chromium`` + ``/usr/bin/chromedriver`` or env ``MEDHARVEST_CHROMIUM`` /
+    ``MEDHARVEST_CHROMEDRIVER``."""
+
+    name = SOURCE
+    default_base_url = DEFAULT_BASE_URL
+    metadata_delay = 2.0          # one rendered page every ~2 s on the real site
+    download_rate = 2.0
+    download_per_host = 2
+    custom_settings = {"DOWNLOADER_MIDDLEWARES": {"crawlers.browser.BrowserMiddleware": 700}}
+
+    @classmethod
+    def check_options(cls, options: dict, query: str | None) -> None:
+        why = missing_browser()
+        if why:
+            raise UsageError(f"medpix: {why}")
+        try:
+            if options.get("licences"):
+                licences.parse_filter(options["licences"])
+        except ValueError as err:
+            raise UsageError(str(err)) from None
+
+    def _browser(self, url: str, wait: str, callback) -> scrapy.Request:
+        meta = {"browser": True, "browser_wait": wait, "dont_retry": True, "handle_httpstatus_list": [502, 504]}
+        if self.options.get("browser_timeout"):
+            meta["browser_timeout"] = float(self.options["browser_timeout"])
+        return scrapy.Request(url, callback=callback, meta=meta, dont_filter=True)
+
+    async def start(self):
+        self.families = licences.parse_filter(self.options["licences"]) if self.options.get("licences") else None
+        yield self._browser(search_url(self.base_url, self.query or "chest"), SEARCH_WAIT, self.parse_results)
+
+    async def parse_results(self, response):
+        if response.status != 200 or response.css("#app .error"):
+            raise self.fatal(f"MedPix search page did not render: {response.meta.get('browser_error') or 'error shown'}")
+        for url in parse_search(response.body, response.url):
+            if self.exhausted:
+                return
+            yield self._browser(url, CASE_WAIT, self.parse_case_page)
+
+    async def parse_case_page(self, response):
+        items = parse_case(response.body, response.request.url)
+        for raw in items:
+            if raw.status == "error" and response.meta.get("browser_error"):
+                raw.error = response.meta["browser_error"]
+            if raw.source_id in self.done_ids:
+                continue
+            if raw.status == "ok" and self.families is not None and not licences.allowed(raw.license, self.families):
+                raw.status, raw.error = "skipped", f"licence {raw.license!r} not in --licences"
+            name = safe_name(posixpath.basename(urlsplit(raw.meta.get("file_url", "")).path), fallback=raw.source_id)
+            item = to_item(self, raw, path=f"{safe_name(raw.study_id or 'case')}/{name}", expect="image")
+            if item is None:
+                return
+            yield item
