@@ -1,1 +1,30 @@
-"""TODO"""
+"""Class-conditional GAN for small, imbalanced medical image sets (augmenting rare classes).
+
+Reads: a manifest (``manifest.parquet``) with a train/val/test split; only ``status == "ok"``,
+real (non-synthetic) **train** rows with exactly one positive NIH-15 finding are used
+(:func:`manifests.dataset_view.load_view`). Writes (per stage, stats last):
+
+* ``train``: ``OUT/checkpoint.pt`` (G, D, EMA-G, optimizers, AMP scalers, RNG, epoch/step; resumes
+  exactly), ``losses.jsonl``, ``samples/epoch_NNNN.png``, ``stats.json``.
+* ``sample``: ``OUT/images/<class>/*.png`` + ``OUT/manifest.parquet`` of records with
+  ``synthetic=True``, ``generator=<checkpoint sha256 prefix>``, ``label_source="synthetic"``,
+  ``split="train"``, key ``synthetic:<id>-<class>-<n>``; merge with :func:`manifests.io.merge`.
+* ``eval``: ``OUT/quality.json`` (per-class FID, KID, precision/recall, memorisation) +
+  ``memorised.jsonl``; features from :data:`gan.features.NAME` (a fixed random conv net, offline).
+
+Model: conditional DCGAN or ResNet generator (class-conditional BatchNorm), projection
+discriminator with spectral norm, hinge loss, DiffAugment (translation/cutout/brightness), EMA
+generator with recalibrated BN statistics. Runs under ``torchrun`` (DDP; gloo on CPU, NCCL on GPU,
+rank 0 writes); CUDA + fp16 autocast/GradScaler when a GPU is present.
+
+Public API:
+
+* :class:`gan.train.GanConfig`, :func:`gan.train.train_gan` (config, manifest, out) -> summary
+* :func:`gan.sample.sample_to_manifest`, :func:`gan.sample.balance_counts`, :func:`gan.sample.counts_from_manifest`
+* :func:`gan.evaluate.evaluate_generator`, :func:`gan.evaluate.precision_recall`
+* :func:`gan.checkpoint.load_generator`, :func:`gan.checkpoint.checkpoint_id`
+* :data:`gan.registry.ARCHITECTURES` (``dcgan``, ``resnet``), :func:`gan.registry.build`
+* :func:`gan.diffaug.diff_augment`
+
+Never imports ``classify`` (or any other spoke).
+"""
