@@ -1,0 +1,146 @@
+"""``curate run`` end to end: bad inputs kept as errors, duplicates, identifiers, labels, resume."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from curation.pipeline import JOURNAL, CurateConfig, curate_run
+from manifests.io import read_manifest
+from tests.curation.rawstores import build_store
+
+needs_tesseract = pytest.mark.skipif(shutil.which("tesseract") is None, reason="needs the tesseract binary")
+
+
+def _dicom() -> Path:
+    from tests.conftest import SHARED
+
+    p = SHARED / "data" / "pseudo_phi_dicom_burned_in" / "2_ORIGINAL.dcm"
+    if p.exists():
+        return p
+    from pydicom.data import get_testdata_file
+
+    return Path(get_testdata_file("CT_small.dcm"))
+
+
+def _rows(out: Path) -> dict[str, dict]:
+    return {r["source_id"]: r for r in read_manifest(out).to_pylist()}
+
+
+@needs_tesseract
+@pytest.mark.tesseract
+@pytest.mark.slow
+def test_run_end_to_end(tmp_path):
+    import pydicom
+
+    dcm = _dicom()
+    build_store(tmp_path / "data", dicom=dcm)
+    out = tmp_path / "out"
+    summary = curate_run(CurateConfig(workers=2), [tmp_path / "data"], out)
+    rows = _rows(out)
+    assert summary["records"] == len(rows) == 12
+    assert json.loads((out / "stats.json").read_text())["records"] == 12
+
+    # bad input: kept, with status and error; the run finished
+    errors = {k: r["error"] for k, r in rows.items() if r["status"] == "error"}
+    assert set(errors) == {"corrupt_dcm", "truncated_png", "latin1", "empty_report", "missing_file", "failed_download"}
+    assert "truncated" in errors["truncated_png"] and "UTF-8" in errors["latin1"]
+    assert "empty" in errors["empty_report"] and errors["failed_download"] == "HTTP 404"
+    assert "unreadable" in rows["corrupt_dcm"]["quality_flags"]
+    assert rows["corrupt_dcm"]["text"] == "Chest."   # the text half survives a broken image
+
+    # content-addressed store, exact and near duplicates
+    a, copy, near, b = rows["a"], rows["a_copy"], rows["a_near"], rows["b"]
+    assert a["image_path"] == copy["image_path"] and (out / a["image_path"]).is_file()
+    assert a["image_path"] == f"images/{a['image_sha256'][:2]}/{a['image_sha256']}.png"
+    assert near["image_path"] != a["image_path"]
+    assert a["dup_group"] == copy["dup_group"] == near["dup_group"] is not None
+    assert "exact_duplicate" in a["quality_flags"] and "near_duplicate" in near["quality_flags"]
+    assert b["dup_group"] is None or b["dup_group"] != a["dup_group"]
+    assert (a["width"], a["height"], a["bit_depth"]) == (256, 256, 8) and len(a["phash"]) == 16
+
+    # labels: dataset labels kept (source spelling mapped), NER labels from the report, boxes kept
+    lab = {(x["finding"], x["label_source"]): x["state"] for x in a["labels"]}
+    assert lab[("Effusion", "dataset")] == "positive" and lab[("Infiltration", "dataset")] == "negative"
+    assert lab[("Pneumothorax", "ner")] == "negative" and lab[("Cardiomegaly", "ner")] == "positive"
+    assert any(e["negated"] and e["text"].lower() == "pneumothorax" for e in a["entities"])
+    assert a["boxes"][0]["label"] == "Effusion" and a["boxes"][0]["label_source"] == "dataset"
+
+    # burned-in identifiers: flagged and blacked out in the stored image
+    phi = rows["phi"]
+    img_flags = [f for f in phi["phi_flags"] if f["where"] == "image"]
+    assert {"name", "id", "date"} <= {f["kind"] for f in img_flags} and all(f["redacted"] for f in img_flags)
+    stored = np.asarray(Image.open(out / phi["image_path"]))
+    for f in img_flags:
+        assert stored[f["top"]:f["top"] + f["height"], f["left"]:f["left"] + f["width"]].max() == 0
+    assert json.loads(phi["meta"])["image"]["ocr"]["verified_clean"] is True
+
+    # DICOM header identifiers never reach the manifest; the patient id is hashed
+    ds = pydicom.dcmread(dcm)
+    d = rows["dcm"]
+    assert d["modality"] == ds.Modality and d["patient_id"] and d["patient_id"] != str(ds.PatientID)
+    assert {"name", "id"} <= {f["kind"] for f in d["phi_flags"] if f["where"] == "header"}
+    blob = json.dumps(read_manifest(out).to_pylist(), default=str)
+    for ident in [str(ds.PatientID), *str(ds.PatientName).split("^")]:
+        if len(ident) >= 3:
+            assert ident not in blob
+    assert all(r["stage_version"] == "curate/2" for r in rows.values())
+
+
+def test_rerun_resumes_and_reuses(tmp_path):
+    build_store(tmp_path / "data")
+    out = tmp_path / "out"
+    cfg = CurateConfig(ocr=False, labels=False, workers=1)
+    first = curate_run(cfg, [tmp_path / "data"], out)
+    assert first["processed"] == 11 and first["reused"] == 0
+    before = read_manifest(out).to_pylist()
+
+    again = curate_run(cfg, [tmp_path / "data"], out)
+    assert again["processed"] == 0 and again["reused"] == 11
+    assert read_manifest(out).to_pylist() == before
+
+    # a run killed half-way: journal cut mid-line, no manifest / stats yet
+    journal = out / JOURNAL
+    lines = journal.read_bytes().splitlines(keepends=True)
+    journal.write_bytes(b"".join(lines[:5]) + lines[5][:20])
+    (out / "manifest.parquet").unlink()
+    (out / "stats.json").unlink()
+    resumed = curate_run(cfg, [tmp_path / "data"], out)
+    assert resumed["reused"] == 5 and resumed["processed"] == 6
+    assert read_manifest(out).to_pylist() == before
+
+    # a changed input file is processed again; a changed config redoes everything
+    import os
+
+    p = tmp_path / "data" / "raw" / "testsrc" / "files" / "b.png"
+    os.utime(p, ns=(p.stat().st_atime_ns, p.stat().st_mtime_ns + 10**9))
+    changed = curate_run(cfg, [tmp_path / "data"], out)
+    assert changed["processed"] == 3  # b, latin1 and empty_report share files/b.png
+    assert curate_run(CurateConfig(ocr=False, labels=False, workers=1, keep_16bit=True), [tmp_path / "data"], out)["reused"] == 0
+
+
+def test_cli_run_usage_errors_and_run_json(tmp_path, capsys):
+    from medharvest.cli import main
+
+    assert main(["curate", "run", str(tmp_path / "nope"), "--out", str(tmp_path / "o")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["curate", "run", str(empty), "--out", str(tmp_path / "o")]) == 2
+    build_store(tmp_path / "data", bad=False)
+    assert main(["curate", "run", str(tmp_path / "data"), "--out", str(tmp_path / "data"), "-q"]) == 2
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[curate]\nnear_dup_treshold = 3\n")
+    assert main(["curate", "run", str(tmp_path / "data"), "--out", str(tmp_path / "o"), "--config", str(cfg)]) == 2
+    assert "did you mean 'near_dup_threshold'" in capsys.readouterr().err
+    rc = main(["curate", "run", str(tmp_path / "data" / "raw" / "testsrc"), "--out", str(tmp_path / "o"),
+               "--no-ocr", "--no-labels", "--workers", "2", "-q"])
+    assert rc == 0
+    run = json.loads((tmp_path / "o" / "run.json").read_text())
+    assert run["command"] == "curate run" and run["config"]["ocr"] is False and run["summary"]["records"] == 5
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["records"] == 5
