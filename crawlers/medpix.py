@@ -1,4 +1,5 @@
-"""MedPix — the NLM's teaching-case database of medical images (https://medpix.nlm.nih.gov).
+"""MedPix (NLM teaching cases, https://medpix.nlm.nih.gov): public site built in JavaScript, crawled with
+headless Chromium; free for education/research with attribution (MedPix terms, not a CC licence).
 
 Datasheet
 ---------

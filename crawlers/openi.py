@@ -1,4 +1,5 @@
-"""Open-i — the NLM's open-access biomedical image search engine (https://openi.nlm.nih.gov).
+"""Open-i (NLM image search API, https://openi.nlm.nih.gov): public, no key; reports/captions + MeSH for
+Indiana chest X-rays (CC BY-NC-ND 4.0), PMC figures and MedPix images; licence per record.
 
 Datasheet
 ---------

@@ -1,4 +1,5 @@
-"""PubMed Central — figure–caption pairs from open-access articles (E-utilities + PMC OA service).
+"""PubMed Central OA subset (E-utilities + OA web service): public, NCBI_API_KEY optional (3 -> 10 req/s);
+figure-caption pairs from Creative Commons-licensed open-access articles only.
 
 Datasheet
 ---------

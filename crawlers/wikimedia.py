@@ -1,4 +1,5 @@
-"""Wikimedia Commons — freely licensed media, through the MediaWiki Action API.
+"""Wikimedia Commons (MediaWiki Action API): public, no login; per-file CC BY / BY-SA / CC0 / public
+domain (option licences=…), maxlag=5, descriptive User-Agent, sha1-verified files.
 
 Datasheet
 ---------

@@ -94,3 +94,23 @@ def test_unknown_licence_family_is_a_usage_error(tmp_path):
 
     with pytest.raises(UsageError, match="unknown licence 'GPL'"):
         crawl("wikimedia", tmp_path, base_url="http://127.0.0.1:9", options={"licences": "CC-BY,GPL"})
+
+
+def test_cli_crawl_wikimedia_with_base_url_limit_and_licences(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    with ReplayServer() as srv:
+        serve(srv)
+        proc = subprocess.run(
+            [sys.executable, "-m", "medharvest", "crawl", "wikimedia", "--out", str(tmp_path), "--base-url", srv.url(),
+             "--query", "Category:Chest radiographs", "--limit", "2", "--option", "licences=CC-BY-SA,PD", "-q"],
+            cwd=REPO, capture_output=True, text=True, timeout=150)
+    assert proc.returncode == 0, proc.stderr
+    items = latest(tmp_path, "wikimedia")
+    ok = sorted(sid for sid, it in items.items() if it.status == "ok")
+    assert ok == ["Chest X-ray PA normal.png", "Pneumothorax radiograph.png"]
+    assert items["Hand radiograph old scan.jpg"].status == "skipped"
+    assert (tmp_path / "raw" / "wikimedia" / "run.json").is_file()
