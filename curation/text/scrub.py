@@ -93,7 +93,7 @@ def _find(text: str) -> list[tuple[int, int, str]]:
             if kind == "age" and int(value) <= 89:
                 continue
             if kind == "name":
-                words = [w.strip(",.") for w in value.split()]
+                words = [w.strip(",.-") for w in value.split()]
                 while words and words[-1].title() in _NOT_NAMES:
                     words.pop()
                 if not words or words[0].title() in _NOT_NAMES or all(w.upper() == "XXXX" for w in words):

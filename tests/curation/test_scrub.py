@@ -77,3 +77,21 @@ def test_name_stops_at_the_sentence_end():
     scrubbed, flags = scrub_text(text)
     assert scrubbed == "Patient: [NAME]. FINDINGS: No pneumothorax."
     assert [(f["left"], f["width"]) for f in flags] == [(9, 10)]
+
+
+@pytest.mark.shared
+def test_deidentified_iu_reports_are_left_alone(shared):
+    """926 real reports, already de-identified (XXXX): nothing of the medical text is scrubbed."""
+    import csv
+
+    path = shared("data", "iu_cxr_reports", "indiana_reports_first926.csv")
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    flagged = []
+    for row in rows:
+        for col in ("indication", "comparison", "findings", "impression"):
+            text = row[col]
+            scrubbed, flags = scrub_text(text)
+            flagged += [text[f["left"]:f["left"] + f["width"]] for f in flags]
+            assert (scrubbed == text) == (not flags)
+    assert flagged == []
