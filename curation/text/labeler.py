@@ -11,16 +11,22 @@ EMPTY_REPORT = "empty report"
 
 
 def label_reports(texts: Iterable[str | None], *, batch_size: int = 256) -> list[ReportLabels]:
-    """One :class:`ReportLabels` per text, in order. A blank/None text gets ``error="empty report"``."""
+    """One :class:`ReportLabels` per text, in order.
+
+    A blank/None text gets ``error="empty report"``, an over-long one (> ``nlp.max_length``) an error
+    too; the others are labelled.
+    """
     texts = list(texts)
     out: list[ReportLabels | None] = [None] * len(texts)
+    nlp = get_nlp()
     todo = []
     for i, t in enumerate(texts):
         if t is None or not isinstance(t, str) or not t.strip():
             out[i] = failed(EMPTY_REPORT)
+        elif len(t) > nlp.max_length:
+            out[i] = failed(f"report longer than {nlp.max_length:,} characters")
         else:
             todo.append(i)
-    nlp = get_nlp()
     for i, doc in zip(todo, nlp.pipe((texts[i] for i in todo), batch_size=batch_size)):
         out[i] = aggregate(doc._.mh_entities or [], has_text=True)
     return out  # type: ignore[return-value]

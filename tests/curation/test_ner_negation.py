@@ -160,6 +160,8 @@ def test_empty_and_batch():
     assert [r.error for r in out] == ["empty report", "empty report", None, "empty report"]
     assert out[0].nih["No Finding"] == "not_mentioned"
     assert out[2].nih["Effusion"] == "negative"
+    huge = label_reports(["No effusion. " * 80_000, "Small effusion."])  # > spaCy's max_length
+    assert huge[0].error.startswith("report longer than") and huge[1].nih["Effusion"] == "positive"
 
 
 def test_importing_the_package_does_not_load_spacy():
