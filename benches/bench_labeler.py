@@ -235,6 +235,13 @@ def main(argv=None) -> int:
               f" (macro {ev['gold13']['macro'][2]:.3f})")
         print(f"  micro-F1 vs MeSH codings: {ev['mesh14']['micro'][2]:.3f}")
     automatic_baseline(Path(args.shared), reports, gold, ours)
+    split = Path(args.shared) / "data" / "negbio_examples" / "openi-testset.txt"
+    if split.is_file():  # the Open-i test split of the NegBio paper, where it overlaps these reports
+        ids = {int(line.strip()[3:]) for line in split.read_text().split() if line.startswith("CXR")}
+        keep = [i for i, r in enumerate(reports) if int(r["uid"]) in ids]
+        ev = evaluate([ours[i] for i in keep], [reports[i] for i in keep], gold, policy="strict")
+        print(f"\n== NegBio's Open-i test split ({len(keep)} of these reports), ours strict: micro-F1 "
+              f"{ev['gold14']['micro'][2]:.3f} (14 as given), {ev['gold13']['micro'][2]:.3f} (13)")
     if args.errors:
         g = [gold[int(row["uid"])] for row in reports]
         for row, r, t, gr in zip(reports, ours, texts, g):
