@@ -237,6 +237,13 @@ def assign_codes(table: pa.Table, cfg: SplitConfig, labels: LabelCodes | None = 
         check_grouping(row_split[has_dup], dcode, "dup_group")
 
     rows_per = np.bincount(row_split, minlength=3)
+    largest = int(size.max()) if n_comp else 0
+    warnings = []
+    smallest_target = min((r for r in cfg.ratios if r > 0), default=1.0) * n
+    if n_comp and largest > smallest_target:
+        warnings.append(f"one patient/near-duplicate component holds {largest} of {n} rows, more than the smallest "
+                        f"split's target ({smallest_target:.0f}): the ratios cannot be met; check dup_group "
+                        "(an over-eager near-duplicate threshold chains unrelated images)")
     g_split = np.full(n_groups, -1)
     g_split[gcode] = row_split
     summary = {
@@ -246,6 +253,7 @@ def assign_codes(table: pa.Table, cfg: SplitConfig, labels: LabelCodes | None = 
         "group_fallback": fallback,
         "dup_linked_groups": int(n_groups - used.sum()) if n else 0,
         "synthetic_rows": int(synth.sum()), "official_conflicts": conflicts,
+        "largest_component_rows": largest, "warnings": warnings,
         "fixed_components": int((fixed >= 0).sum()), "strata": int((np.bincount(stratum) > 0).sum()) if n_comp else 0,
         **cfg.as_meta(),
     }

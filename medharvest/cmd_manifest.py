@@ -9,6 +9,7 @@ format; a "did you mean" names the closest).
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from medharvest.cli import add_common
@@ -156,8 +157,11 @@ def cmd_split(args) -> int:
     write_json_atomic(out_dir / "split_stats.json", {**summary, "input": str(src), "output": str(path)})
     write_run_json(out_dir, "manifest split", as_dict(cfg), {k: v for k, v in summary.items() if k != "split_labels"})
     summary_table("manifest split", {k: summary[k] for k in ("rows", "groups", "components", "rows_per_split",
-                                                             "groups_per_split", "group_fallback", "seed")},
+                                                             "groups_per_split", "group_fallback", "seed",
+                                                             "largest_component_rows", "warnings")},
                   quiet=args.quiet)
+    for w in summary["warnings"]:
+        print(f"medharvest: warning: {w}", file=sys.stderr)
     return 0
 
 

@@ -171,3 +171,15 @@ def test_connected_components_chain():
     lab = connected_components(21, u, v)
     assert list(lab[:6]) == [0, 0, 0, 3, 3, 5]
     assert set(lab[6:]) == {6}
+
+
+def test_a_giant_dup_group_is_kept_whole_and_warned_about():
+    recs = make_records(None, 100, patients=50, seed=8)
+    for r in recs[:80]:
+        r["dup_group"] = "D-chain"
+    out, summary = assign(from_records(recs), SplitConfig(seed=0))
+    assert len(set(out["split"].to_pylist()[:80])) == 1
+    assert summary["largest_component_rows"] >= 80
+    assert summary["warnings"] and "dup_group" in summary["warnings"][0]
+    _, ok = assign(from_records(make_records(None, 100, patients=50, seed=8)), SplitConfig(seed=0))
+    assert ok["warnings"] == []
