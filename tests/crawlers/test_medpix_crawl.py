@@ -38,7 +38,15 @@ def serve(srv: ReplayServer, *, image_faults=None):
         srv.add_file(path, f, content_type="image/jpeg", faults=(image_faults or {}).get(sid))
 
 
-def test_medpix_crawl_renders_cases_in_chromium_and_downloads_images(tmp_path):
+def no_browser_left(profile_root) -> bool:
+    import subprocess
+
+    left = subprocess.run(["pgrep", "-f", f"user-data-dir={profile_root}"], capture_output=True)
+    return left.returncode == 1
+
+
+def test_medpix_crawl_renders_cases_in_chromium_and_downloads_images(tmp_path, monkeypatch):
+    monkeypatch.setenv("TMPDIR", str(tmp_path))          # the browser profile lives under tmp_path
     with ReplayServer(retry_after="1") as srv:
         serve(srv, image_faults={"synpic46284": ["html"], "synpic50001": ["429"]})
         summary = crawl("medpix", tmp_path, query="pneumonia", base_url=srv.url())
@@ -56,11 +64,16 @@ def test_medpix_crawl_renders_cases_in_chromium_and_downloads_images(tmp_path):
     gone = items["case-00000000-dead-4bad-8bad-000000000404"]
     assert gone.status == "error" and "HTTP 404" in gone.error
     assert summary["status"] == {"ok": 3, "error": 1}
+    assert no_browser_left(tmp_path)                     # the driver quit with the spider
+    assert not list(tmp_path.glob("medharvest-chromium-*"))   # and its profile is gone
 
 
-def test_browser_middleware_waits_for_javascript_content_and_reports_timeouts():
+def test_browser_middleware_waits_for_javascript_content_and_reports_timeouts(tmp_path, monkeypatch):
+    import tempfile
+
     from scrapy import Request
 
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     with ReplayServer() as srv:
         serve(srv)
         mw = BrowserMiddleware(timeout=10)
@@ -76,3 +89,4 @@ def test_browser_middleware_waits_for_javascript_content_and_reports_timeouts():
         finally:
             mw.close()
         assert mw._driver is None
+        assert no_browser_left(tmp_path) and not list(tmp_path.glob("medharvest-chromium-*"))

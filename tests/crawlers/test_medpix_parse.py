@@ -52,3 +52,15 @@ def test_cc_licence_link_is_normalised():
         'href="/legal">MedPix terms of use', 'href="https://creativecommons.org/licenses/by-nc-sa/4.0/">CC BY-NC-SA 4.0')
     items = medpix.parse_case(html, "http://m.test/case?id=x")
     assert items[0].license == "CC-BY-NC-SA-4.0"
+
+
+def test_missing_chromium_is_a_usage_error_before_any_work(tmp_path, monkeypatch):
+    import pytest
+
+    from crawlers.engine import crawl
+    from manifests.errors import UsageError
+
+    monkeypatch.setenv("MEDHARVEST_CHROMIUM", str(tmp_path / "no-chromium"))
+    with pytest.raises(UsageError, match="apt-get install -y chromium chromium-driver"):
+        crawl("medpix", tmp_path, base_url="http://127.0.0.1:9")
+    assert not (tmp_path / "raw" / "medpix" / "items.jsonl").exists()

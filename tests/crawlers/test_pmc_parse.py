@@ -86,3 +86,21 @@ def test_request_urls():
     assert pmc.oa_url("http://h", "PMC1") == "http://h/pmc/utils/oa/oa.fcgi?id=PMC1"
     assert pmc.rate_delay(None) > 1 / 3 - 0.01 and pmc.rate_delay("k") == pytest.approx(0.1)
     assert pmc.pmcid_of("9100001") == "PMC9100001" and pmc.pmcid_of("PMC5") == "PMC5"
+
+
+def test_ncbi_rate_three_per_second_or_ten_with_a_key(monkeypatch, tmp_path):
+    from scrapy.settings import Settings
+
+    from crawlers.engine.scrapy_run import settings_for
+
+    def delay(env_key):
+        if env_key:
+            monkeypatch.setenv("NCBI_API_KEY", env_key)
+        else:
+            monkeypatch.delenv("NCBI_API_KEY", raising=False)
+        s = Settings(settings_for(pmc.Spider, tmp_path, None))     # the real NCBI host, not loopback
+        pmc.Spider.update_settings(s)
+        return s.getfloat("DOWNLOAD_DELAY"), s.getint("CONCURRENT_REQUESTS_PER_DOMAIN")
+
+    assert delay(None) == (pytest.approx(0.34), 1)
+    assert delay("k") == (pytest.approx(0.1), 1)
