@@ -117,12 +117,26 @@ def _thumb(path: Path) -> str | None:
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def thumbnails(path: Path, per_class: int, seed: int) -> tuple[dict[str, list[tuple[str, str]]], int]:
-    """{finding: [(key, base64 jpeg)]} for a seeded sample of records positive for each finding;
-    missing or unreadable files are skipped (their count is returned)."""
-    t = read_columns(path, ["key", "image_path", "labels", "synthetic"])
+def _phi_rows(t: pa.Table) -> np.ndarray:
+    """Rows with any identifier detection or a ``phi*`` quality flag: never shown as thumbnails,
+    because a redaction can be incomplete."""
+    has_phi = pc.greater(pc.fill_null(pc.list_value_length(t["phi_flags"]), 0), 0)
+    qf = t["quality_flags"].combine_chunks()
+    flagged = np.zeros(t.num_rows, dtype=bool)
+    flat = qf.flatten()
+    if len(flat):
+        hit = pc.fill_null(pc.starts_with(flat, "phi"), False).to_numpy(zero_copy_only=False)
+        flagged[pc.list_parent_indices(qf).to_numpy()[hit]] = True
+    return has_phi.to_numpy(zero_copy_only=False) | flagged
+
+
+def thumbnails(path: Path, per_class: int, seed: int) -> tuple[dict[str, list[tuple[str, str]]], int, int]:
+    """{finding: [(key, base64 jpeg)]} for a seeded sample of records positive for each finding,
+    plus (missing/unreadable files skipped, records withheld for identifiers)."""
+    t = read_columns(path, ["key", "image_path", "labels", "phi_flags", "quality_flags"])
     if not t.num_rows or per_class <= 0:
-        return {}, 0
+        return {}, 0, 0
+    withheld = _phi_rows(t)
     lc = label_codes(t["labels"])
     keys, paths = t["key"], t["image_path"]
     rng = np.random.default_rng(seed)
@@ -132,6 +146,7 @@ def thumbnails(path: Path, per_class: int, seed: int) -> tuple[dict[str, list[tu
     pos = lc.state == lc.code("state", "positive")
     for fi, finding in sorted(enumerate(lc.vocab["finding"]), key=lambda x: x[1]):
         rows = np.unique(lc.rows_of(pos & (lc.finding == fi)))
+        rows = rows[~withheld[rows]]
         rng.shuffle(rows)
         got = []
         for r in rows[: per_class * 3]:  # a few spares for missing files
@@ -145,7 +160,7 @@ def thumbnails(path: Path, per_class: int, seed: int) -> tuple[dict[str, list[tu
                 break
         if got:
             out[finding] = got
-    return out, skipped
+    return out, skipped, int(withheld.sum())
 
 
 def _retrieval_range(path: Path) -> tuple[str | None, str | None]:
@@ -187,7 +202,7 @@ def build_html(path: str | os.PathLike, *, per_class: int = 6, seed: int = 0) ->
     rows = st["rows"]
     labels = st.get("labels", {})
     png = imbalance_png(labels)
-    thumbs, skipped = thumbnails(p, per_class, seed)
+    thumbs, skipped, withheld = thumbnails(p, per_class, seed)
     first, last = _retrieval_range(p)
     h: list[str] = []
     add = h.append
@@ -232,7 +247,8 @@ def build_html(path: str | os.PathLike, *, per_class: int = 6, seed: int = 0) ->
                [[c, n, f"{100 * n / max(rows, 1):.1f}", DESCRIPTIONS.get(c, "")] for c, n in st["missing"].items()]))
     add('<h3 id="thumbnails">Examples per class</h3>')
     add(f'<p class="note">A seeded sample (seed {seed}) of up to {per_class} images per finding, '
-        f"{THUMB_PX}px JPEG thumbnails; {skipped} sampled records had no readable image file and were skipped.</p>")
+        f"{THUMB_PX}px JPEG thumbnails; {skipped} sampled records had no readable image file and were skipped; "
+        f"{withheld} records with identifier detections (<code>phi_flags</code>) are never shown, redacted or not.</p>")
     if not thumbs:
         add('<p class="note">No images available.</p>')
     for finding, items in thumbs.items():
@@ -278,7 +294,7 @@ def build_html(path: str | os.PathLike, *, per_class: int = 6, seed: int = 0) ->
         "Errata and contact: not recorded in the manifest.</p>")
     add("</body></html>")
     summary = {"rows": rows, "thumbnail_classes": len(thumbs), "thumbnails": sum(len(v) for v in thumbs.values()),
-               "thumbnails_skipped": skipped, "chart": png is not None}
+               "thumbnails_skipped": skipped, "thumbnails_withheld_phi": withheld, "chart": png is not None}
     return "\n".join(h), summary
 
 

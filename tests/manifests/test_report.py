@@ -17,6 +17,7 @@ def test_report_is_a_self_contained_datasheet(tmp_path):
     (root / "images" / "0003.png").write_bytes(b"not an image")  # unreadable: skipped
     recs[5]["phi_flags"] = [{"where": "image", "kind": "name", "left": 1, "top": 2, "width": 3, "height": 4,
                              "confidence": 0.9, "redacted": True}]
+    recs[6]["quality_flags"] = ["phi_in_pixels"]
     src = write(root, recs)
     split, _ = split_file(src, tmp_path / "s" / "manifest.parquet", SplitConfig(seed=2))
     # the split manifest lives elsewhere: its image_path values were rebased onto it
@@ -32,8 +33,10 @@ def test_report_is_a_self_contained_datasheet(tmp_path):
     png = re.findall(r'src="data:image/png;base64,([^"]+)"', text)
     assert len(png) == 1 and Image.open(io.BytesIO(base64.b64decode(png[0]))).format == "PNG"
     jpgs = re.findall(r'src="data:image/jpeg;base64,([^"]+)"', text)
-    assert summary["thumbnails"] == len(jpgs) == 38        # one positive finding per record, 2 unusable files
-    assert summary["thumbnails_skipped"] == 2
+    # one positive finding per record: 40 - 2 unusable files - 2 with identifier detections
+    assert summary["thumbnails"] == len(jpgs) == 36
+    assert summary["thumbnails_skipped"] == 2 and summary["thumbnails_withheld_phi"] == 2
+    assert 'alt="openi:5"' not in text and 'alt="openi:6"' not in text and 'alt="openi:7"' in text
     assert max(Image.open(io.BytesIO(base64.b64decode(j))).size[0] for j in jpgs) <= 96
     # nothing is fetched from the network: no src/href to http(s), no <link>/<script> resources
     assert not re.search(r'(src|href)\s*=\s*["\']?(https?:)?//', text)
