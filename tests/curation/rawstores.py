@@ -45,7 +45,7 @@ def build_store(data: Path, *, dicom: Path | None = None, bad: bool = True) -> R
     store = RawStore(data, "testsrc")
     files = store.files_dir
     with store:
-        a = write_png(files / "a.png", cxr_like(seed=1))
+        write_png(files / "a.png", cxr_like(seed=1))
         write_png(files / "a_copy.png", cxr_like(seed=1))          # exact duplicate of a
         near = cxr_like(seed=1).astype(np.int16) + 3               # near duplicate of a
         write_png(files / "a_near.png", np.clip(near, 0, 255).astype(np.uint8))
