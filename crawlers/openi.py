@@ -212,6 +212,7 @@ class Spider(SourceSpider):
 
     name = SOURCE
     default_base_url = DEFAULT_BASE_URL
+    robots_txt = False          # a JSON API, not pages for crawlers: API etiquette (rate, back-off) applies
     metadata_delay = 1.0
     download_rate = 2.0
 

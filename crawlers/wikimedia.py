@@ -54,6 +54,8 @@ API_PATH = "/w/api.php"
 MAXLAG = 5
 TITLES_PER_REQUEST = 50
 IIPROP = "url|size|mime|sha1|extmetadata"
+#: Files worth downloading as images (Commons also holds SVG diagrams, PDFs, DjVu, audio and video).
+RASTER_MIMES = frozenset({"image/jpeg", "image/png", "image/gif", "image/tiff", "image/webp"})
 EXTMETADATA = "ImageDescription|ObjectName|LicenseShortName|LicenseUrl|Artist|Credit|AttributionRequired|UsageTerms|DateTime"
 
 
@@ -136,7 +138,7 @@ def rebase(url: str, base_url: str | None) -> str:
 
 def parse_imageinfo(body: bytes, *, families: frozenset[str] = frozenset(licences.OPEN_FAMILIES),
                     base_url: str | None = None, retrieved_at: str | None = None,
-                    retry_after: str | None = None) -> list[RawItem]:
+                    retry_after: str | None = None, max_bytes: int | None = None) -> list[RawItem]:
     """An imageinfo response -> one :class:`RawItem` per file (``meta``: file_url, sha1, size, mime)."""
     data = _load(body, retry_after)
     when = retrieved_at or now_iso()
@@ -161,8 +163,13 @@ def parse_imageinfo(body: bytes, *, families: frozenset[str] = frozenset(licence
         credit = html_text(_meta(em, "Credit"))
         attribution = "; ".join(x for x in (artist, credit) if x) or None
         status, error = "ok", None
+        mime = ii.get("mime") or ""
         if not allowed_licence(lic, families):
             status, error = "skipped", f"licence {short or 'unknown'!r} not in --licences ({','.join(sorted(families))})"
+        elif mime not in RASTER_MIMES:
+            status, error = "skipped", f"not a raster image ({mime or 'no mime type'})"
+        elif max_bytes is not None and (ii.get("size") or 0) > max_bytes:
+            status, error = "skipped", f"file is {ii.get('size')} bytes, over the {max_bytes}-byte limit"
         out.append(RawItem(
             source=SOURCE,
             source_id=sid,
@@ -201,7 +208,8 @@ MAX_LAG_RETRIES = 8
 
 
 class Spider(SourceSpider):
-    """``--query`` ``Category:Chest radiographs`` or search words; option ``licences`` (families)."""
+    """``--query`` ``Category:Chest radiographs`` or search words; options ``licences`` (families),
+    ``max_bytes`` (skip larger files)."""
 
     name = SOURCE
     default_base_url = DEFAULT_BASE_URL
@@ -262,7 +270,8 @@ class Spider(SourceSpider):
     async def parse_info(self, response):
         try:
             items = parse_imageinfo(response.body, families=self.families, base_url=self.base_url,
-                                    retry_after=self._header(response, "Retry-After"))
+                                    retry_after=self._header(response, "Retry-After"),
+                                    max_bytes=int(self.options["max_bytes"]) if self.options.get("max_bytes") else None)
         except Maxlag as err:
             yield await self._backoff(response, err)
             return

@@ -92,3 +92,14 @@ def test_request_urls_carry_maxlag_and_the_query_kind():
     assert "list=search" in url and "srnamespace=6" in url
     url = wikimedia.api_url("http://h", wikimedia.imageinfo_params(["File:A.png", "File:B.png"]))
     assert "iiprop=url%7Csize%7Cmime%7Csha1%7Cextmetadata" in url and "titles=File%3AA.png%7CFile%3AB.png" in url
+
+
+def test_non_raster_and_oversized_files_are_skipped():
+    data = json.loads(load("imageinfo_2.json"))
+    data["query"]["pages"][0]["imageinfo"][0]["mime"] = "image/svg+xml"
+    (it,) = wikimedia.parse_imageinfo(json.dumps(data).encode())
+    assert it.status == "skipped" and "raster" in it.error
+    (it,) = wikimedia.parse_imageinfo(load("imageinfo_2.json"), max_bytes=100)
+    assert it.status == "skipped" and "279 bytes" in it.error
+    (it,) = wikimedia.parse_imageinfo(load("imageinfo_2.json"), max_bytes=279)
+    assert it.status == "ok"
