@@ -104,3 +104,16 @@ def test_ncbi_rate_three_per_second_or_ten_with_a_key(monkeypatch, tmp_path):
 
     assert delay(None) == (pytest.approx(0.34), 1)
     assert delay("k") == (pytest.approx(0.1), 1)
+
+
+def test_older_pmc_article_id_and_figures_in_floats_group():
+    body = (b'<pmc-articleset><article xmlns:xlink="http://www.w3.org/1999/xlink"><front><article-meta>'
+            b'<article-id pub-id-type="pmc">3000001</article-id><permissions><license license-type="open-access">'
+            b'<license-p>Distributed under <ext-link ext-link-type="uri" xlink:href="http://creativecommons.org/licenses/by/2.0">'
+            b'CC BY</ext-link>.</license-p></license></permissions></article-meta></front><body><p>x</p></body>'
+            b'<floats-group><fig id="F1"><label>Figure 1</label><caption><p>Axial CT.</p></caption>'
+            b'<graphic xlink:href="1471-2342-1-1-1.jpg"/></fig></floats-group></article></pmc-articleset>')
+    ((pmcid, (fig,)),) = pmc.parse_efetch(body, figure_base="http://m")
+    assert pmcid == "PMC3000001" and fig.source_id == "PMC3000001/F1"
+    assert fig.text == "Figure 1 Axial CT." and fig.license == "CC-BY-2.0"
+    assert fig.meta["file_url"] == "http://m/pmc/articles/PMC3000001/bin/1471-2342-1-1-1.jpg"
