@@ -90,7 +90,7 @@ class Context:
             idx, length, lower = arr[:, 0].tolist(), arr[:, 1].tolist(), arr[:, 2].tolist()
         else:
             length, lower = doc.user_data["mh_len"], doc.user_data["mh_lower"]
-        text = doc.text
+        text = doc.user_data.get("mh_text") or doc.text
         n = len(doc)
         n_sents = len(sent_starts)
         out = []

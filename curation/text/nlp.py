@@ -44,7 +44,10 @@ class Sentences:
         self.ends = {nlp.vocab.strings.add(t) for t in _SENT_END_TEXT}
 
     def __call__(self, doc: Doc) -> Doc:
-        sections = find_sections(doc.text)
+        text = doc.user_data.get("mh_text")
+        if text is None:  # Doc.text joins all tokens on every access: once per doc at most
+            text = doc.user_data["mh_text"] = doc.text
+        sections = find_sections(text)
         doc.user_data["mh_sections"] = sections
         n = len(doc)
         if not n:
@@ -64,7 +67,7 @@ class Sentences:
             if i == 0 or idx[i] in headers or (pending and not punct[i] and not space[i]):
                 starts.append(i)
                 pending = False
-            if lower[i] in ends or (space[i] and doc.text.count("\n", idx[i], idx[i] + length[i]) >= 2):
+            if lower[i] in ends or (space[i] and text.count("\n", idx[i], idx[i] + length[i]) >= 2):
                 pending = True
         flags = np.full((n, 1), -1, dtype="int32")
         flags[starts, 0] = 1
@@ -139,8 +142,25 @@ class Lexicon:
         return doc
 
 
+class KeepText:
+    """The blank tokenizer, also keeping the input text in ``doc.user_data["mh_text"]``."""
+
+    def __init__(self, tokenizer):
+        self.tokenizer = tokenizer
+
+    def __call__(self, text: str) -> Doc:
+        doc = self.tokenizer(text)
+        doc.user_data["mh_text"] = text
+        return doc
+
+    def pipe(self, texts, batch_size: int = 1000):
+        for text in texts:
+            yield self(text)
+
+
 def build_nlp(*, context: bool = True) -> Language:
     nlp = spacy.blank("en")
+    nlp.tokenizer = KeepText(nlp.tokenizer)
     nlp.add_pipe("mh_sentences")
     nlp.add_pipe("mh_lexicon")
     if context:

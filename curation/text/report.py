@@ -19,8 +19,11 @@ from manifests.labels import CHEXPERT14, NIH15, NO_FINDING, State
 from curation.text.lexicon import CONCEPTS, FINDING
 from curation.text.sections import NON_FINDING_SECTIONS
 
-_RANK = {State.NOT_MENTIONED.value: 0, State.NEGATIVE.value: 1, State.UNCERTAIN.value: 2,
-         State.POSITIVE.value: 3}
+POS, NEG, UNC, NOT_MENTIONED = (State.POSITIVE.value, State.NEGATIVE.value, State.UNCERTAIN.value,
+                                State.NOT_MENTIONED.value)
+_RANK = {NOT_MENTIONED: 0, NEG: 1, UNC: 2, POS: 3}
+_NIH_EMPTY = dict.fromkeys(NIH15, NOT_MENTIONED)
+_CHEX_EMPTY = dict.fromkeys(CHEXPERT14, NOT_MENTIONED)
 
 
 @dataclass
@@ -41,10 +44,10 @@ class ReportLabels:
 
 def mention_state(negated: bool, uncertain: bool) -> str:
     if negated:
-        return State.NEGATIVE.value
+        return NEG
     if uncertain:
-        return State.UNCERTAIN.value
-    return State.POSITIVE.value
+        return UNC
+    return POS
 
 
 def _raise(states: dict[str, str], name: str, state: str) -> None:
@@ -54,8 +57,8 @@ def _raise(states: dict[str, str], name: str, state: str) -> None:
 
 def aggregate(mentions: list[tuple], *, has_text: bool) -> ReportLabels:
     """``(start, end, text, kind, concept, negated, uncertain, section)`` tuples -> labels."""
-    nih = {f: State.NOT_MENTIONED.value for f in NIH15}
-    chex = {f: State.NOT_MENTIONED.value for f in CHEXPERT14}
+    nih = dict(_NIH_EMPTY)
+    chex = dict(_CHEX_EMPTY)
     abnormal = False
     entities = []
     for start, end, text, kind, key, negated, uncertain, section in mentions:
@@ -71,18 +74,18 @@ def aggregate(mentions: list[tuple], *, has_text: bool) -> ReportLabels:
             _raise(nih, f, state)
         for f in concept.chexpert:
             _raise(chex, f, state)
-        if concept.kind == FINDING and concept.abnormal and state != State.NEGATIVE.value:
+        if concept.kind == FINDING and concept.abnormal and state != NEG:
             abnormal = True
     if has_text and not abnormal:
-        nih[NO_FINDING] = State.POSITIVE.value
-        chex[NO_FINDING] = State.POSITIVE.value
+        nih[NO_FINDING] = POS
+        chex[NO_FINDING] = POS
     return ReportLabels(entities=entities, nih=nih, chexpert=chex)
 
 
 def failed(error: str) -> ReportLabels:
     return ReportLabels(
         entities=[],
-        nih={f: State.NOT_MENTIONED.value for f in NIH15},
-        chexpert={f: State.NOT_MENTIONED.value for f in CHEXPERT14},
+        nih=dict(_NIH_EMPTY),
+        chexpert=dict(_CHEX_EMPTY),
         error=error,
     )
