@@ -178,6 +178,9 @@ def generate(cfg: SampleConfig, out_dir: str | Path, *, progress=lambda it, tota
             raise UsageError(f"'{store.root}' already holds a sample made with other settings {diff}; use another --out")
     items = plan(cfg)
     done = store.done_ids()
+    gt_path = store.root / "ground_truth.jsonl"
+    if store.stats_path.exists() and gt_path.exists() and done >= {it["source_id"] for it in items}:
+        return json.loads(store.stats_path.read_text(encoding="utf-8"))   # already complete: a no-op
     store.open()
     write_json_atomic(params_path, params)
     truth: list[dict] = []
@@ -243,7 +246,6 @@ def generate(cfg: SampleConfig, out_dir: str | Path, *, progress=lambda it, tota
             ))
     finally:
         store.__exit__()
-    gt_path = store.root / "ground_truth.jsonl"
     tmp = gt_path.with_suffix(".jsonl.tmp")
     with open(tmp, "w", encoding="utf-8") as fh:
         for gt in truth:
