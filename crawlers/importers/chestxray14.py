@@ -15,6 +15,9 @@ Files read (anywhere under ROOT, any sub-folder):
   images; ``Infiltrate`` becomes ``Infiltration``.
 * ``train_val_list*.txt`` / ``test_list*.txt`` (optional): the official split; train_val -> ``train``
   (the dataset defines no validation set), test -> ``test``; without the lists ``split`` stays empty.
+* ``google2019_nih-chest-xray-labels*.csv`` (optional): radiologist-adjudicated labels of a subset
+  (Majkowska A. et al., Radiology 2020) for Fracture / Pneumothorax / Airspace opacity / Nodule or
+  mass, kept as ``meta.google2019`` (YES/NO as published) beside the NLP-mined labels.
 * the PNGs, found by file name (``images/``, ``images_001/images/``, ``NIH1000/train/0_normal/`` ...).
 
 Labels (``label_source="dataset"``): the listed findings positive, the other NIH findings negative
@@ -61,6 +64,7 @@ class Plan:
     images: FileIndex
     bbox: Path | None
     lists: dict[str, Path]
+    expert: Path | None
     stats: dict = dataclasses.field(default_factory=dict)
     total: int | None = None
 
@@ -100,7 +104,8 @@ def check(root: Path) -> Plan:
         if found:
             lists[key] = found[0]
     bbox = next(iter(images.matching(r"BBox_List_2017.*\.csv(\.gz)?")), None)
-    return Plan(root, entry, columns, images, bbox, lists,
+    expert = next(iter(images.matching(r"google2019_nih-chest-xray-labels.*\.csv(\.gz)?")), None)
+    return Plan(root, entry, columns, images, bbox, lists, expert,
                 stats={"label_file": entry.name, "bbox_file": bbox.name if bbox else None,
                        "split_files": sorted(p.name for p in lists.values())})
 
@@ -151,8 +156,26 @@ def _value(text: str):
     return v or None
 
 
+EXPERT_COLUMNS = ("Fracture", "Pneumothorax", "Airspace opacity", "Nodule or mass")
+
+
+def _read_expert(plan: Plan) -> dict[str, dict]:
+    if plan.expert is None:
+        return {}
+    cols = [c.strip() for c in read_header(plan.expert)]
+    if "Image Index" not in cols:
+        return {}
+    cols = split_columns(cols)
+    out = {}
+    for _, row, _, _ in iter_rows(plan.expert, cols):
+        if row is not None:
+            out[row["Image Index"].strip()] = {k: row[k].strip() for k in (*EXPERT_COLUMNS, "Set Id") if k in row}
+    return out
+
+
 def iter_items(plan: Plan) -> Iterator[RawItem]:
     split_of = _read_lists(plan)
+    expert = _read_expert(plan)
     boxes, box_errors = _read_boxes(plan)
     used_boxes = 0
     for lineno, row, err, fields in iter_rows(plan.entry, plan.columns):
@@ -186,6 +209,8 @@ def iter_items(plan: Plan) -> Iterator[RawItem]:
         meta.update({"label_file": plan.entry.name, "official_list": official})
         if path is not None:
             meta["folder"] = path.parent.relative_to(plan.root).as_posix()
+        if sid in expert:
+            meta["google2019"] = expert[sid]
         view = row.get("View Position", "").strip().upper() or None
         yield _item(
             sid, file=str(path) if path else None, patient_id=patient_id, study_id=Path(sid).stem,

@@ -58,6 +58,9 @@ def test_real_64px_folder_yields_568_ok_items(shared, tmp_path):
     assert it.meta["Follow-up #"] == 7 and it.meta["OriginalImageWidth"] == 2582
     assert it.meta["folder"] == "NIH1000/train/1_abnormal" and it.split is None
     assert it.license and it.attribution and "Wang" in it.attribution
+    assert sum("google2019" in i.meta for i in items.values()) == 15
+    assert items["00000013_008.png"].meta["google2019"] == {
+        "Fracture": "NO", "Pneumothorax": "NO", "Airspace opacity": "YES", "Nodule or mass": "NO", "Set Id": "test"}
     stats = json.loads((tmp_path / "raw" / "chestxray14" / "stats.json").read_text())
     assert stats["status"] == {"ok": 568}
     # a re-run resumes: nothing new is written
