@@ -49,11 +49,26 @@ def missing_count(col) -> int:
     return int(n or 0)
 
 
+def _pair_counts(a: np.ndarray, b: np.ndarray, n_a: int, n_b: int, block: int = 1 << 20) -> np.ndarray:
+    """``counts[i, j]`` of entries with ``a == i`` and ``b == j`` (code -1 counts as the last index);
+    in blocks, so no temporary is bigger than a few MB."""
+    counts = np.zeros(n_a * n_b, dtype=np.int64)
+    for lo in range(0, len(a), block):
+        aa = a[lo:lo + block].astype(np.int64)
+        bb = b[lo:lo + block].astype(np.int64)
+        aa %= n_a
+        bb %= n_b
+        aa *= n_b
+        aa += bb
+        counts += np.bincount(aa, minlength=n_a * n_b)
+    return counts.reshape(n_a, n_b)
+
+
 def label_stats(codes: LabelCodes, split: pa.Array | pa.ChunkedArray | None) -> dict:
     """``labels``, ``by_label_source`` and ``split_labels`` from label codes."""
     voc = {k: v + [MISSING] for k, v in codes.vocab.items()}   # code -1 -> MISSING
     n_f, n_s = len(voc["finding"]), len(voc["state"])
-    fs = np.bincount(codes.finding.astype(np.int64) % n_f * n_s + codes.state % n_s, minlength=n_f * n_s).reshape(n_f, n_s)
+    fs = _pair_counts(codes.finding, codes.state, n_f, n_s)
     labels = {voc["finding"][i]: {voc["state"][j]: int(fs[i, j]) for j in range(n_s) if fs[i, j]}
               for i in range(n_f) if fs[i].any()}
     src = np.bincount(codes.label_source % len(voc["label_source"]), minlength=len(voc["label_source"]))
