@@ -9,8 +9,9 @@ For an entity in a sentence:
   applies unless a ``TERM`` lies between ("Pneumothorax is not seen.");
 * when both apply, the nearer one wins; a ``PSEUDO`` phrase ("no change") cancels the triggers it
   overlaps; overlapping triggers keep the longest ("cannot exclude" is uncertainty, not "not");
-* words inside a token-pattern entity can negate it ("heart size is normal"), see
-  :data:`curation.text.lexicon.INTERNAL_NEGATION`.
+* words inside a gap-pattern entity can negate it ("heart size is normal"), see
+  :data:`curation.text.lexicon.INTERNAL_NEGATION`; such an entity with its own verb ("the heart
+  is enlarged") is a clause of its own and takes no pre-trigger from before it.
 
 Sentence boundaries always end a scope. The result is ``doc._.mh_entities``: a list of
 ``(start_char, end_char, text, kind, concept, negated, uncertain, section)`` tuples.
@@ -28,6 +29,9 @@ from spacy.tokens import Doc
 from curation.text.lexicon import INTERNAL_BORDERLINE, INTERNAL_NEGATION
 from curation.text.sections import section_at
 from curation.text.triggers import KINDS
+
+#: Verbs that make a (gap-pattern) entity a clause of its own.
+CLAUSE_VERBS = ("is", "are", "was", "were", "appears", "appear", "remains", "remain", "seems")
 
 PRE_WINDOW = 18
 POST_WINDOW = 10
@@ -73,6 +77,7 @@ class Context:
             self.ids[nlp.vocab.strings[kind]] = kind
         self.internal_neg = frozenset(nlp.vocab.strings.add(w) for w in INTERNAL_NEGATION)
         self.internal_border = frozenset(nlp.vocab.strings.add(w) for w in INTERNAL_BORDERLINE)
+        self.clause_verbs = frozenset(nlp.vocab.strings.add(w) for w in CLAUSE_VERBS)
 
     def __call__(self, doc: Doc) -> Doc:
         ents = doc.user_data.get("mh_ents")
@@ -100,8 +105,10 @@ class Context:
             s1 = sent_starts[s_idx + 1] if s_idx + 1 < n_sents else n
             pre = post = None
             pre_dist = post_dist = 0
+            # a clause of its own ("... and the heart is enlarged") takes no trigger from before it
+            own_clause = e_end - e_start > 2 and not self.clause_verbs.isdisjoint(lower[e_start:e_end])
             # nearest pre trigger: walk triggers backwards from the entity
-            for t_start, t_end, kinds in reversed(triggers):
+            for t_start, t_end, kinds in ([] if own_clause else reversed(triggers)):
                 if t_start >= e_start:
                     continue
                 if t_start < s0:

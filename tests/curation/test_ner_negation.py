@@ -94,6 +94,9 @@ def test_heart_size_constructions():
     assert nih("Normal heart size.")["Cardiomegaly"] == "negative"
     assert nih("Borderline heart size.")["Cardiomegaly"] == "positive"
     assert nih("Heart size at the upper limits of normal.")["Cardiomegaly"] == "negative"
+    # a clause of its own: the negation of the list before it does not reach it
+    labels = nih("There is no evidence of pneumothorax or pleural effusion, and the heart is enlarged.")
+    assert (labels["Pneumothorax"], labels["Effusion"], labels["Cardiomegaly"]) == ("negative", "negative", "positive")
 
 
 def test_mentions_aggregate_positive_over_uncertain_over_negative():
