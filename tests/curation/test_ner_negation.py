@@ -170,3 +170,17 @@ def test_empty_and_batch():
 def test_importing_the_package_does_not_load_spacy():
     code = "import sys, curation.text; assert 'spacy' not in sys.modules, 'spacy imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.shared
+def test_negbio_example_reports(shared):
+    """NegBio's two example reports (lower case, 'findings:'/'impression:' headers, line-wrapped)."""
+    folder = shared("data", "negbio_examples")
+    first = label_report((folder / "00000086.txt").read_text(encoding="utf-8"))
+    assert first.nih["Pneumothorax"] == "negative"  # NegBio's worked example: neg=True
+    assert {e["section"] for e in first.entities} >= {"FINDINGS", "IMPRESSION"}
+    assert first.nih["No Finding"] == "not_mentioned"  # scoliosis is an abnormality
+    second = label_report((folder / "00019248.txt").read_text(encoding="utf-8"))
+    assert second.nih["Cardiomegaly"] == "positive"
+    assert (second.nih["Infiltration"], second.nih["Effusion"], second.nih["Pneumothorax"]) == ("negative",) * 3
+    assert second.chexpert["Support Devices"] == "positive"  # the PICC
