@@ -9,8 +9,10 @@ How a split is made (all columnar: pyarrow + numpy, no loop over rows or groups)
    vectorised union-find (min-label propagation with pointer jumping), so near-duplicates never
    straddle splits either.
 3. **Fixed components**: a component holding a synthetic row goes to train; with
-   ``keep_official`` a component holding rows of an official split keeps it (test > val > train
-   when its rows disagree; counted as ``official_conflicts``).
+   ``keep_official`` a component holding rows of an official val/test split keeps it (test > val >
+   train when its rows disagree; counted as ``official_conflicts``), and an official-train
+   component stays out of test but may be drawn into val (ChestX-ray14 and CheXpert publish one
+   train+val pool and a test list: the usual protocol keeps the test list and splits the pool).
 4. **Stratification**: each component's stratum is its rarest positive finding (rarity counted in
    components); components of a stratum are shuffled with the seed and cut by cumulative row count
    at the ratios (after subtracting what the fixed components already hold), starting at a seeded
@@ -212,24 +214,24 @@ def assign_codes(table: pa.Table, cfg: SplitConfig, labels: LabelCodes | None = 
             stratum = np.full(n_comp, n_f, dtype=np.int64)
             np.minimum.at(stratum, pc_comp, rank[pc_f])
 
+    # 5. cut: official-train components (keep_official) may go to val but never to test; then the rest
+    restricted = np.zeros(n_comp, dtype=bool)
+    if cfg.keep_official:
+        restricted = (fixed == TRAIN) & ~synth_comp
+        fixed[restricted] = -1
     split = fixed.copy()
-    free = np.flatnonzero(fixed < 0)
-    if len(free):
-        ratios = np.asarray(cfg.ratios)
-        held = np.array([size[fixed == k].sum() for k in range(3)])
-        want = np.clip(ratios * n - held, 0, None)
-        want = ratios if want.sum() <= 0 else want / want.sum()
-        edges = np.cumsum(want)[:2]
-        rand = rng.random(n_comp)
-        order = free[np.lexsort((rand[free], stratum[free]))]
-        s, sz = stratum[order], size[order]
-        starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
-        cum = np.cumsum(sz)
-        base = np.repeat(cum[starts] - sz[starts], np.diff(np.r_[starts, len(order)]))
-        total = np.repeat(np.add.reduceat(sz, starts), np.diff(np.r_[starts, len(order)]))
-        offset = np.repeat(rng.random(len(starts)), np.diff(np.r_[starts, len(order)]))
-        pos = ((cum - base - sz / 2) / total + offset) % 1.0
-        split[order] = np.searchsorted(edges, pos, side="right")
+    ratios = np.asarray(cfg.ratios)
+    rand = rng.random(n_comp)
+    offsets = rng.random(int(stratum.max()) + 1 if n_comp else 1)
+    for pool, allowed in ((restricted, np.array([1.0, 1.0, 0.0])), ((fixed < 0) & ~restricted, np.ones(3))):
+        idx = np.flatnonzero(pool)
+        if not len(idx):
+            continue
+        held = np.array([size[split == k].sum() for k in range(3)])
+        want = np.clip(ratios * n - held, 0, None) * allowed
+        if want.sum() <= 0:
+            want = ratios * allowed if (ratios * allowed).sum() > 0 else np.array([1.0, 0.0, 0.0])
+        split[idx] = _cut(idx, want / want.sum(), stratum, size, rand, offsets)
 
     row_split = split[comp].astype(np.int8)
     check_grouping(row_split, gcode, "group")
@@ -258,6 +260,23 @@ def assign_codes(table: pa.Table, cfg: SplitConfig, labels: LabelCodes | None = 
         **cfg.as_meta(),
     }
     return row_split, summary
+
+
+def _cut(idx: np.ndarray, share: np.ndarray, stratum: np.ndarray, size: np.ndarray, rand: np.ndarray,
+         offsets: np.ndarray) -> np.ndarray:
+    """Split codes for components ``idx``: within each stratum, in seeded random order, cut the
+    circle of cumulative row counts (starting at the stratum's offset) at ``share``."""
+    order = idx[np.lexsort((rand[idx], stratum[idx]))]
+    s, sz = stratum[order], size[order]
+    starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
+    reps = np.diff(np.r_[starts, len(order)])
+    cum = np.cumsum(sz)
+    base = np.repeat(cum[starts] - sz[starts], reps)
+    total = np.repeat(np.add.reduceat(sz, starts), reps)
+    pos = ((cum - base - sz / 2) / total + offsets[s]) % 1.0
+    out = np.empty(len(idx), dtype=np.int64)
+    out[np.searchsorted(idx, order)] = np.searchsorted(np.cumsum(share)[:2], pos, side="right")
+    return out
 
 
 def check_grouping(row_split: np.ndarray, codes: np.ndarray, what: str) -> None:

@@ -183,3 +183,19 @@ def test_a_giant_dup_group_is_kept_whole_and_warned_about():
     assert summary["warnings"] and "dup_group" in summary["warnings"][0]
     _, ok = assign(from_records(make_records(None, 100, patients=50, seed=8)), SplitConfig(seed=0))
     assert ok["warnings"] == []
+
+
+def test_keep_official_chestxray14_protocol():
+    """Official test list kept; the official train+val pool is split into train/val, never test."""
+    recs = make_records(None, 600, patients=200, seed=12)
+    for r in recs:
+        r["split"] = "test" if int(r["patient_id"][1:]) % 4 == 0 else "train"
+    out, summary = assign(from_records(recs), SplitConfig(seed=3, keep_official=True))
+    got = out["split"].to_pylist()
+    official = [r["split"] for r in recs]
+    assert all(g == "test" for g, o in zip(got, official) if o == "test")
+    assert all(g in ("train", "val") for g, o in zip(got, official) if o == "train")
+    # the test list holds more than 15 %: the pool is cut train:val = 0.7:0.15
+    pool = official.count("train")
+    assert 0 < got.count("val") and abs(got.count("val") - pool * 0.15 / 0.85) <= 15, summary["rows_per_split"]
+    assert leaks(out) == 0
