@@ -45,7 +45,7 @@ def register(sub) -> None:
     sp.add_argument("--stratify", action=argparse.BooleanOptionalAction, default=None,
                     help="stratify by each group's rarest positive finding (default on)")
     sp.add_argument("--keep-official", action="store_true", default=None,
-                    help="keep the dataset's own split where a record has one")
+                    help="keep official val/test splits; official-train rows stay in train or val")
     add_common(sp)
     sp.set_defaults(func=cmd_split)
 
