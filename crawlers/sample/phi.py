@@ -1,7 +1,7 @@
 """Fake patient identifiers and the places they are planted: burned into pixels and DICOM headers.
 
 Every identity is invented from small word lists (no real person); phone numbers use the
-fictional 555-01xx range. Burned-in text is white on a dark label plate (as many
+fictional 555-0100..0199 range (``317-555-0142``). Burned-in text is white on a dark label plate (as many
 modalities print annotations), in an image corner, in Pillow's bundled
 scalable font (``ImageFont.load_default(size=...)``, Pillow >= 10.1) so the pixels are the same on
 every machine with the same Pillow, and large enough for Tesseract to read at the default size.
@@ -34,7 +34,7 @@ def fake_identity(rng: random.Random) -> dict:
         "birth": birth,
         "dob": birth.strftime("%m/%d/%Y"),
         "sex": rng.choice(["M", "F"]),
-        "phone": f"555-01{rng.randrange(10, 100)}-{rng.randrange(1000, 10000)}",
+        "phone": f"{rng.randrange(201, 990)}-555-01{rng.randrange(10, 100)}",
         "doctor": f"{rng.choice(FIRST)} {rng.choice(LAST)}",
     }
 
