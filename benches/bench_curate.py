@@ -47,12 +47,45 @@ def main() -> None:
         t1 = time.perf_counter()
         s2 = curate_run(cfg, [sample], tmp / "out")
         rerun = time.perf_counter() - t1
+        quality = score_against_truth(sample, tmp / "out")
         print(json.dumps({
             "records": s["records"], "status": s["status"], "wall_s": round(wall, 2), "records_per_s": round(s["records"] / wall, 3),
             "stage_seconds": s["stage_seconds"], "dup_groups": s["dup_groups"], "quality_flags": s["quality_flags"],
             "rerun_s": round(rerun, 2), "rerun_reused": s2["reused"], "workers": args.workers, "ocr": cfg.ocr,
-            "loadavg_1m": round(os.getloadavg()[0], 1),
+            "loadavg_1m": round(os.getloadavg()[0], 1), **quality,
         }))
+
+
+def score_against_truth(sample: Path, out: Path) -> dict:
+    """Burned-in identifier box recall (phi_flags vs planted boxes), text identifiers left in the
+    manifest text, and planted duplicates found (same dup_group)."""
+    from curation.ocr.score import score_image, totals
+    from manifests.io import read_manifest
+
+    gt_path = sample / "raw" / "sample" / "ground_truth.jsonl"
+    if not gt_path.exists():
+        return {}
+    gts = {g["source_id"]: g for g in map(json.loads, gt_path.read_text().splitlines())}
+    rows = {r["source_id"]: r for r in read_manifest(out).to_pylist() if r["source"] == "sample"}
+    counts, left, total_ids, dups_found, dups = [], 0, 0, 0, 0
+    for sid, g in gts.items():
+        r = rows.get(sid)
+        if r is None or r["status"] != "ok":
+            continue
+        if g["burned_in"] or any(f["where"] == "image" for f in r["phi_flags"]):
+            pred = [f for f in r["phi_flags"] if f["where"] == "image"]
+            counts.append(score_image(pred, g["burned_in"], (r["height"], r["width"])))
+        for ident in g.get("text_identifiers", []):
+            total_ids += 1
+            left += ident["text"] in (r["text"] or "")
+        other = g.get("dup_of") or g.get("near_dup_of")
+        if other:
+            dups += 1
+            dups_found += r["dup_group"] is not None and r["dup_group"] == rows[other]["dup_group"]
+    t = totals(counts)
+    return {"burned_in_recall": t["recall"], "burned_in_precision": t["precision"], "burned_in_boxes": t["gt_boxes"],
+            "text_identifiers": total_ids, "text_identifiers_left": left, "planted_duplicates": dups,
+            "planted_duplicates_grouped": dups_found}
 
 
 if __name__ == "__main__":

@@ -68,6 +68,7 @@ def image_job(job: dict) -> dict:
         status="ok", error=None, image_path=rel, image_sha256=sha, phash=phash_hex(pixels),
         width=int(pixels.shape[1]), height=int(pixels.shape[0]), bit_depth=16 if pixels.dtype.itemsize == 2 else 8,
         modality=dec.modality, body_part=dec.body_part, view=dec.view, header_patient_id=dec.patient_id,
+        deny=list(dec.deny),  # header identifiers: used on the text in memory, never stored
         image_meta={"format": dec.format, **dec.meta, **({"ocr": ocr_info} if ocr_info else {}),
                     "phash256": phash_hex(pixels, hash_size=16)},
     )

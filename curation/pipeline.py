@@ -31,7 +31,7 @@ from datetime import datetime
 from pathlib import Path
 
 from curation.jobs import image_job, worker_init
-from curation.records import STAGE_VERSION, TextError, base_record, finish, read_text, text_columns
+from curation.records import STAGE_VERSION, TextError, base_record, finish, mask_identifiers, read_text, text_columns
 from manifests.errors import UsageError
 from manifests.raw import RawItem, RawStore, find_stores
 
@@ -266,6 +266,10 @@ def _run_chunk(chunk, cfg: CurateConfig, out: Path, pool, jfh, timings: Counter)
             rec["status"], rec["error"] = "error", f"file '{item.file}' not found"
         if imgs[i] is not None:
             imgs[i].pop("ocr_text", None)
+            deny = imgs[i].pop("deny", None)
+            if deny and i in has_text and txt[i]["text"]:
+                txt[i]["text"], flags = mask_identifiers(txt[i]["text"], deny)
+                txt[i]["phi_flags"] = txt[i]["phi_flags"] + flags
         rec = finish(rec, item, imgs[i], txt[i] if i in has_text else None, text_errors[i])
         done[item.key] = rec
         jfh.write(json.dumps({"fp": fp, "record": rec}, default=str, ensure_ascii=False) + "\n")

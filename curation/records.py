@@ -10,6 +10,7 @@ item fields + image columns (:mod:`curation.jobs`) + text columns; dataset label
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -142,3 +143,18 @@ def finish(rec: dict, item: RawItem, img: dict | None, txt: dict | None, text_er
     return rec
 
 
+
+
+def mask_identifiers(text: str, deny: list[str]) -> tuple[str, list[dict]]:
+    """Mask the image header's identifiers (patient name, id, dates ...) where they occur in the
+    text, with ``X`` of the same length (entity offsets stay valid; ``XXXX`` is the usual
+    de-identification placeholder the labeler tolerates). Returns the text and phi flags."""
+    flags: list[dict] = []
+    for token in sorted({d for d in deny if len(d) >= 3}, key=len, reverse=True):
+        pattern = re.compile(r"(?<![\w])" + re.escape(token) + r"(?![\w])", re.IGNORECASE)
+        for m in list(pattern.finditer(text)):
+            kind = "name" if token.isalpha() else ("date" if token.isdigit() and len(token) == 8 else "id")
+            flags.append({"where": "text", "kind": kind, "left": m.start(), "top": None, "width": len(token),
+                          "height": None, "confidence": 1.0, "redacted": True})
+        text = pattern.sub(lambda m: "X" * len(m.group(0)), text)
+    return text, flags
