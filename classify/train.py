@@ -55,6 +55,7 @@ class ClassifyConfig:
     resume: bool = False
     quiet: bool = False
     device: str | None = None
+    threads: int | None = None
 
     def __post_init__(self):
         lookup(BACKBONES, self.arch, "backbone")
@@ -98,7 +99,7 @@ def _save(obj: dict, path: Path) -> None:
 
 def train_classifier(cfg: ClassifyConfig, manifest: str | Path, out: str | Path) -> dict:
     out = Path(out)
-    d = distributed.setup(cfg.device)
+    d = distributed.setup(cfg.device, cfg.threads)
     view = load_view(manifest, classes=cfg.classes, multi_label=cfg.multi_label, min_count=cfg.min_count)
     view.assert_no_synthetic_in_eval()
     train, val = view.split("train"), view.split("val")

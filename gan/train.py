@@ -29,7 +29,7 @@ from manifests.registry import lookup
 
 STAGE_VERSION = "gan.train/1"
 #: Config fields that may differ between a run and its resume.
-_RESUMABLE = {"epochs", "resume", "quiet", "device"}
+_RESUMABLE = {"epochs", "resume", "quiet", "device", "threads"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,6 +55,7 @@ class GanConfig:
     resume: bool = False
     quiet: bool = False
     device: str | None = None
+    threads: int | None = None
 
     def __post_init__(self):
         lookup(ARCHITECTURES, self.arch, "GAN architecture")
@@ -130,7 +131,7 @@ def _rng_state() -> dict:
 def train_gan(cfg: GanConfig, manifest: str | Path, out: str | Path) -> dict:
     """Train (or resume) and return a summary dict."""
     out = Path(out)
-    d = distributed.setup(cfg.device)
+    d = distributed.setup(cfg.device, cfg.threads)
     view = load_view(manifest, classes=cfg.classes, min_count=cfg.min_count)
     train = view.split("train")
     train = train.subset(~train.synthetic)

@@ -12,6 +12,7 @@ def register(sub) -> None:
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--budget", default="small", help="small (demo, minutes) | full")
     p.add_argument("--min-train", type=int, default=5, help="classes need this many train rows (and val/test rows)")
+    p.add_argument("--workers", type=int, default=1, help="seeds run in parallel processes (1 thread each)")
     add_common(p, config=False)
     p.set_defaults(func=_run)
 
@@ -22,7 +23,7 @@ def _run(args) -> int:
     from medharvest.runinfo import write_run_json
 
     summary = run_experiment(args.manifest, args.out, seeds=args.seeds, budget=args.budget, quiet=args.quiet,
-                             min_train=args.min_train)
+                             min_train=args.min_train, workers=args.workers)
     write_run_json(args.out, "experiment", {"seeds": args.seeds, "budget": args.budget, "min_train": args.min_train}, summary)
     summary_table("experiment", {"verdict": summary["verdict"], "table": summary["table_md"], "html": summary["html"],
                                  "wall_seconds": summary["wall_seconds"]}, quiet=args.quiet)

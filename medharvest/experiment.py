@@ -42,7 +42,7 @@ class Budget:
 
 BUDGETS = {
     "small": Budget(clf_epochs=8, patience=4, gan_epochs=15, gan_ch=16),
-    "full": Budget(clf_epochs=40, patience=8, gan_epochs=150, gan_ch=32, ema_decay=0.999),
+    "full": Budget(clf_epochs=40, patience=8, gan_epochs=100, gan_ch=16, ema_decay=0.995),
 }
 
 
@@ -81,7 +81,7 @@ def gan_augmented_manifest(manifest: str | Path, checkpoint: str | Path, out: st
 
 
 def _run_seed(manifest: Path, out: Path, seed: int, b: Budget, classes: list[str], steps: int, quiet: bool,
-              timings: dict) -> dict[str, dict]:
+              timings: dict, threads: int | None = None) -> dict[str, dict]:
     import json
 
     from classify.evaluate import evaluate_classifier
@@ -94,7 +94,7 @@ def _run_seed(manifest: Path, out: Path, seed: int, b: Budget, classes: list[str
     if not (gan_dir / "stats.json").exists():
         gcfg = GanConfig(arch=b.gan_arch, epochs=b.gan_epochs, g_ch=b.gan_ch, d_ch=b.gan_ch, batch_size=b.batch_size,
                          classes=tuple(classes), seed=seed, ema_decay=b.ema_decay,
-                         diffaug_strength=b.diffaug_strength, quiet=quiet, resume=True)
+                         diffaug_strength=b.diffaug_strength, quiet=quiet, resume=True, threads=threads)
         train_gan(gcfg, manifest, gan_dir)
     aug_manifest = out / "gan_aug" / "manifest.parquet"
     if not aug_manifest.exists():
@@ -112,7 +112,7 @@ def _run_seed(manifest: Path, out: Path, seed: int, b: Budget, classes: list[str
                 shutil.rmtree(arm_dir)   # an interrupted arm restarts from scratch (cheap, and exact)
             cfg = ClassifyConfig(arch=b.arch, augment={"gan": "none", "baseline": "none"}.get(arm, arm),
                                  epochs=b.clf_epochs, patience=b.patience, batch_size=b.batch_size,
-                                 classes=tuple(classes), steps_per_epoch=steps, seed=seed, quiet=quiet,
+                                 classes=tuple(classes), steps_per_epoch=steps, seed=seed, quiet=quiet, threads=threads,
                                  resume=(arm_dir / "stats.json").exists())
             train_classifier(cfg, aug_manifest if arm == "gan" else manifest, arm_dir)
             evaluate_classifier(arm_dir, manifest, arm_dir / "eval")
@@ -121,18 +121,34 @@ def _run_seed(manifest: Path, out: Path, seed: int, b: Budget, classes: list[str
     return results
 
 
-def run_experiment(manifest: str | Path, out: str | Path, *, seeds: int = 3, budget: str = "small",
-                   quiet: bool = True, min_train: int = 5, minority_fraction: float = 0.5) -> dict:
+def _one_thread() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def _seed_worker(args: tuple) -> tuple[dict, dict]:
+    manifest, out, seed, b, classes, steps, quiet, threads = args
+    timings: dict[str, list[float]] = {}
+    return _run_seed(manifest, out, seed, b, classes, steps, quiet, timings, threads), timings
+
+
+def run_experiment(manifest: str | Path, out: str | Path, *, seeds: int = 3, budget: str | Budget = "small",
+                   quiet: bool = True, min_train: int = 5, minority_fraction: float = 0.5,
+                   workers: int = 1) -> dict:
     """Run the study and write its tables, plots and HTML summary; returns the summary dict.
 
     Minority classes: train count below ``minority_fraction`` x the largest class's train count.
+    ``workers`` > 1 runs seeds in parallel processes (one CPU thread each: on a small CPU two
+    single-threaded seeds beat one two-threaded seed). ``budget``: a name in :data:`BUDGETS` or a
+    :class:`Budget`.
     """
     from classify.report import aggregate, write_report
     from manifests.dataset_view import load_view
     from manifests.io import resolve_manifest, write_json_atomic
     from manifests.registry import lookup
 
-    b = lookup(BUDGETS, budget, "budget")
+    b = budget if isinstance(budget, Budget) else lookup(BUDGETS, budget, "budget")
     if seeds < 1:
         raise UsageError("--seeds must be >= 1")
     manifest = resolve_manifest(manifest)
@@ -145,11 +161,25 @@ def run_experiment(manifest: str | Path, out: str | Path, *, seeds: int = 3, bud
     steps = max(1, n_train // b.batch_size)
     started = time.perf_counter()
     timings: dict[str, list[float]] = {}
-    per_seed = []
-    for seed in range(seeds):
-        per_seed.append(_run_seed(manifest, out / f"seed_{seed}", seed, b, classes, steps, quiet, timings))
+    threads = 1 if workers > 1 and seeds > 1 else None
+    jobs = [(manifest, out / f"seed_{seed}", seed, b, classes, steps, quiet, threads) for seed in range(seeds)]
+    if workers > 1 and seeds > 1:
+        import multiprocessing
+        import os
+        from concurrent.futures import ProcessPoolExecutor
+
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
+        with ProcessPoolExecutor(min(workers, seeds), mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=_one_thread) as pool:
+            done = list(pool.map(_seed_worker, jobs))
+    else:
+        done = [_seed_worker(j) for j in jobs]
+    per_seed = [r for r, _ in done]
+    for _, t in done:
+        for k, v in t.items():
+            timings.setdefault(k, []).extend(v)
     agg = aggregate(per_seed, classes=classes, minority=minority, arms=ARMS)
-    info = {"manifest": str(manifest), "budget": budget, "budget_settings": dataclasses.asdict(b), "seeds": seeds,
+    info = {"manifest": str(manifest), "budget": budget if isinstance(budget, str) else "custom", "workers": workers, "budget_settings": dataclasses.asdict(b), "seeds": seeds,
             "classes": classes, "minority_classes": minority, "split_counts": {c: counts_table[c] for c in classes},
             "excluded_classes": {c: v for c, v in counts_table.items() if c not in classes and sum(v.values())},
             "steps_per_epoch": steps, "wall_seconds": round(time.perf_counter() - started, 1),

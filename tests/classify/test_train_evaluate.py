@@ -7,7 +7,7 @@ from classify.train import ClassifyConfig, train_classifier
 from manifests.errors import UsageError
 from manifests.io import read_manifest, write_manifest
 
-CFG = dict(epochs=4, patience=10, batch_size=16, quiet=True, device="cpu")
+CFG = dict(epochs=4, patience=10, batch_size=16, quiet=True, device="cpu", threads=1)
 
 
 def test_training_lowers_the_loss_and_evaluates(toy, tmp_path):

@@ -6,7 +6,7 @@ from tests.gan.toyset import make_manifest
 
 @pytest.fixture(autouse=True)
 def _threads():
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)
 
 
 @pytest.fixture

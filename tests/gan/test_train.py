@@ -9,7 +9,7 @@ from gan.train import GanConfig, train_gan
 from manifests.dataset_view import load_view
 from manifests.errors import UsageError
 
-CFG = dict(size=32, batch_size=8, z_dim=16, g_ch=8, d_ch=8, quiet=True, device="cpu")
+CFG = dict(size=32, batch_size=8, z_dim=16, g_ch=8, d_ch=8, quiet=True, device="cpu", threads=1)
 
 
 def _losses(out):
