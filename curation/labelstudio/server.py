@@ -145,7 +145,9 @@ class LabelStudioServer:
             "LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED": "true",
             "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT": str(self.document_root),
             "LABEL_STUDIO_DISABLE_SIGNUP_WITHOUT_LINK": "true",
-            "COLLECT_ANALYTICS": "false",
+            "LABEL_STUDIO_COLLECT_ANALYTICS": "false",
+            "LABEL_STUDIO_LATEST_VERSION_CHECK": "false",  # no call to pypi.org at start (offline CI)
+            "LABEL_STUDIO_BASE_DATA_DIR": str(self.data_dir),
         })
         cmd = [exe, "start", "--internal-host", "127.0.0.1", "--port", str(self.port), "--no-browser",
                "--data-dir", str(self.data_dir), "--log-level", "WARNING"]

@@ -58,38 +58,115 @@ def make_manifest(folder: Path, n: int = 6, *, source: str = "lstest", width: in
 
 
 # --- the one Label Studio server of the test session -------------------------------------------
+#
+# Started with the real command, ``medharvest annotate serve --port 0``, in a subprocess: its printed
+# URL / user / password / token are what the tests use; SIGINT (Ctrl-C) stops it at the end.
+
+import os  # noqa: E402
+import re  # noqa: E402
+import selectors  # noqa: E402
+import signal  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
 
 import pytest  # noqa: E402
 
+REPO = Path(__file__).resolve().parents[2]
+START_TIMEOUT_S = 420  # first start migrates a fresh database: ~25 s idle, minutes on a loaded 2-core box
 _SERVER: dict = {}
 
 
-def start_session_server(tmp_path_factory):
-    """Start (once per session) a real Label Studio on 127.0.0.1, or skip with the reason."""
+@dataclass
+class ServedCredentials:
+    username: str
+    password: str
+
+
+@dataclass
+class ServedLabelStudio:
+    url: str
+    token: str
+    credentials: ServedCredentials
+    proc: subprocess.Popen
+    output: list
+
+
+def _read_until_ready(proc: subprocess.Popen, deadline: float) -> tuple[dict, list[str]]:
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    lines: list[str] = []
+    found: dict = {}
+    while time.monotonic() < deadline:
+        if not sel.select(timeout=1.0):
+            if proc.poll() is not None:
+                break
+            continue
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line.rstrip())
+        for name, pattern in (("url", r"running at (\S+)"), ("username", r"user:\s+(\S+)"),
+                              ("password", r"password:\s+(\S+)"), ("token", r"API token:\s+(\S+)")):
+            m = re.search(pattern, line)
+            if m:
+                found[name] = m.group(1)
+        if "Ctrl-C" in line:
+            break
+    return found, lines
+
+
+def start_session_server(tmp_path_factory) -> ServedLabelStudio:
+    """Start (once per session) ``medharvest annotate serve`` on 127.0.0.1, or skip with the reason."""
     if "server" in _SERVER:
         return _SERVER["server"]
     if "skip" in _SERVER:
         pytest.skip(_SERVER["skip"])
-    from curation.labelstudio.server import LabelStudioServer, find_label_studio
-    from manifests.errors import StageError
-
-    try:
-        find_label_studio(install=True)
-    except StageError as err:
-        _SERVER["skip"] = f"Label Studio is not available (uv tool install label-studio==1.23.2 failed): {err}"
-        pytest.skip(_SERVER["skip"])
     root = tmp_path_factory.getbasetemp()
-    server = LabelStudioServer(tmp_path_factory.mktemp("labelstudio-data"), document_root=root)
+    data = tmp_path_factory.mktemp("labelstudio-data")
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "medharvest", "annotate", "serve", "--data-dir", str(data), "--port", "0",
+         "--document-root", str(root)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO, env=env, start_new_session=True)
     try:
-        server.start()
-    except StageError as err:
-        _SERVER["skip"] = f"Label Studio could not start: {err}"
+        found, lines = _read_until_ready(proc, time.monotonic() + START_TIMEOUT_S)
+    except BaseException:  # e.g. pytest-timeout: never leave the server running
+        _interrupt(proc)
+        raise
+    if not {"url", "token", "username", "password"} <= set(found):
+        _interrupt(proc)
+        tail = " | ".join(lines[-5:])
+        _SERVER["skip"] = f"Label Studio could not be installed or started (medharvest annotate serve): {tail}"
         pytest.skip(_SERVER["skip"])
+    server = ServedLabelStudio(found["url"], found["token"], ServedCredentials(found["username"], found["password"]),
+                               proc, lines)
     _SERVER["server"] = server
     return server
 
 
-def stop_session_server() -> None:
+def _interrupt(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+
+
+def stop_session_server() -> int | None:
+    """Ctrl-C the serve command; returns its exit code."""
     server = _SERVER.pop("server", None)
-    if server is not None:
-        server.stop()
+    if server is None:
+        return None
+    server.proc.send_signal(signal.SIGINT)
+    try:
+        return server.proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.proc.pid, signal.SIGKILL)
+        server.proc.wait(timeout=30)
+        raise
+    finally:
+        server.proc.stdout.close()

@@ -22,7 +22,8 @@ ANN2 = "second.annotator@medharvest.local"
 def ls_server(tmp_path_factory):
     server = start_session_server(tmp_path_factory)
     yield server
-    stop_session_server()
+    rc = stop_session_server()
+    assert rc == 0, f"annotate serve did not stop cleanly on Ctrl-C (exit {rc})"
 
 
 @pytest.fixture(scope="session")
@@ -248,3 +249,66 @@ def test_token_from_environment(pushed, ls_server, monkeypatch, capsys):
     monkeypatch.delenv("LABEL_STUDIO_API_KEY")
     assert main(["annotate", "push", str(pushed["manifest"]), "--project", "roundtrip"]) == 2
     assert "LABEL_STUDIO_API_KEY" in capsys.readouterr().err
+
+
+CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+
+
+@pytest.mark.chromium
+def test_task_page_renders_its_image_in_headless_chromium(pushed, ls_server, tmp_path, monkeypatch):
+    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+        pytest.skip("needs Debian chromium + chromium-driver (/usr/bin/chromium, /usr/bin/chromedriver)")
+    import io
+    import time
+
+    import numpy as np
+    from PIL import Image
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+
+    monkeypatch.setenv("SE_OFFLINE", "true")
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = str(CHROMIUM)
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                "--window-size=1400,1000", f"--user-data-dir={tmp_path / 'chrome'}"):
+        opts.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=opts)
+    try:
+        driver.set_page_load_timeout(60)
+        driver.get(ls_server.url + "/user/login/")
+        driver.find_element(By.NAME, "email").send_keys(ls_server.credentials.username)
+        driver.find_element(By.NAME, "password").send_keys(ls_server.credentials.password)
+        driver.find_element(By.CSS_SELECTOR, "button[type=submit], input[type=submit]").click()
+        deadline = time.monotonic() + 30
+        while "/user/login" in driver.current_url and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert "/user/login" not in driver.current_url, "login through the form failed"
+        task = pushed["tasks"]["lstest:00000"]
+        driver.get(f"{ls_server.url}/projects/{pushed['project'].id}/data?task={task.id}")
+        # the labeling area shows the image as an <img> (LS fetches /data/local-files/... into a blob: URL)
+        js = """return Array.from(document.images).filter(i => !i.className.includes('avatar')).map(i => {
+                  const r = i.getBoundingClientRect();
+                  return {src: i.src, ok: i.complete, nw: i.naturalWidth, nh: i.naturalHeight,
+                          x: r.left, y: r.top, w: r.width, h: r.height}; })"""
+        main_img = None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            imgs = [i for i in driver.execute_script(js) if i["ok"] and i["nw"] > 0 and i["w"] > 0]
+            if imgs:
+                main_img = max(imgs, key=lambda i: i["w"] * i["h"])
+                if main_img["w"] > 200:  # the labeling area's image, not a data-manager thumbnail
+                    break
+            time.sleep(0.5)
+        assert main_img is not None, "no image loaded on the task page"
+        assert (main_img["nw"], main_img["nh"]) == (96, 80)
+        assert main_img["w"] > 200
+        shot = Image.open(io.BytesIO(driver.get_screenshot_as_png())).convert("L")
+        scale = shot.width / driver.execute_script("return window.innerWidth")
+        box = tuple(int(round(v * scale)) for v in (main_img["x"], main_img["y"], main_img["x"] + main_img["w"],
+                                                     main_img["y"] + main_img["h"]))
+        region = np.asarray(shot.crop(box), dtype=np.float32)
+        assert region.size > 0 and region.std() > 20, f"image region looks blank (std {region.std():.1f})"
+        assert region.max() > 200  # the bright square of the test image is on screen
+    finally:
+        driver.quit()
