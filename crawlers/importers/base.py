@@ -31,7 +31,13 @@ class FileIndex:
         self.root = root
         self.by_name: dict[str, Path] = {}
         self.repeated: Counter = Counter()
+        seen_dirs: set[tuple[int, int]] = set()
         for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+            st = os.stat(dirpath)
+            if (st.st_dev, st.st_ino) in seen_dirs:     # a symlink loop or a second link to a folder
+                dirnames.clear()
+                continue
+            seen_dirs.add((st.st_dev, st.st_ino))
             dirnames.sort()
             for name in sorted(filenames):
                 if name in self.by_name:

@@ -149,6 +149,14 @@ def test_missing_required_column_is_a_usage_error_before_work(shared, tmp_path, 
     assert not (tmp_path / "out").exists()
 
 
+def test_symlink_loop_under_root_is_walked_once(shared, tmp_path):
+    src = shared("fixtures", "sources", "nih_chestxray14")
+    root, names = _layout(tmp_path, src)
+    (root / "images_001" / "images" / "loop").symlink_to(root)
+    summary = importers.run("chestxray14", root, tmp_path / "out")
+    assert summary["items"] == 49 and summary["status"]["ok"] == 47
+
+
 def test_missing_label_file_and_unknown_importer(tmp_path):
     from medharvest.cli import main
 
