@@ -144,3 +144,56 @@ def test_cli_run_usage_errors_and_run_json(tmp_path, capsys):
     run = json.loads((tmp_path / "o" / "run.json").read_text())
     assert run["command"] == "curate run" and run["config"]["ocr"] is False and run["summary"]["records"] == 5
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["records"] == 5
+
+
+def test_header_identifiers_masked_in_text_keep_offsets():
+    from curation.records import mask_identifiers
+
+    text = "Patient Smith, John (MRN 1234567). Smithson unaffected. FINDINGS: no effusion."
+    masked, flags = mask_identifiers(text, ["SMITH", "JOHN", "1234567", "ID"])
+    assert masked == "Patient XXXXX, XXXX (MRN XXXXXXX). Smithson unaffected. FINDINGS: no effusion."
+    assert len(masked) == len(text) and {f["kind"] for f in flags} == {"name", "id"}
+    assert all(f["where"] == "text" and f["redacted"] for f in flags)
+
+
+@needs_tesseract
+@pytest.mark.tesseract
+def test_scanned_pdf_reports_and_pdf_without_pages(tmp_path):
+    import pypdfium2 as pdfium
+
+    from manifests.raw import RawItem, RawStore
+    from tests.curation.test_ocr import _text_pdf
+
+    store = RawStore(tmp_path / "data", "pdfs")
+    with store:
+        _text_pdf(store.files_dir / "r.pdf", ["FINDINGS: Large right pneumothorax.", "IMPRESSION: No effusion."])
+        pdfium.PdfDocument.new().save(str(store.files_dir / "empty.pdf"))
+        store.append(RawItem("pdfs", "r", file="files/r.pdf", text_kind="report"))
+        store.append(RawItem("pdfs", "empty", file="files/empty.pdf", text_kind="report"))
+    store.close()
+    curate_run(CurateConfig(workers=1), [tmp_path / "data"], tmp_path / "out")
+    rows = _rows(tmp_path / "out")
+    r = rows["r"]
+    assert r["status"] == "ok" and "pneumothorax" in r["text"].lower() and r["image_path"] is None
+    assert "no_image" in r["quality_flags"]
+    pages = json.loads(r["meta"])["image"]["pages"]
+    assert [p["page"] for p in pages] == [1, 2] and all(p["confidence"] > 0.5 for p in pages)
+    lab = {(x["finding"], x["label_source"]): x["state"] for x in r["labels"]}
+    assert lab[("Pneumothorax", "ner")] == "positive" and lab[("Effusion", "ner")] == "negative"
+    assert rows["empty"]["status"] == "error" and "no pages" in rows["empty"]["error"]
+
+
+def test_cli_labels_registers_flags(tmp_path):
+    import csv
+
+    from medharvest.cli import main
+
+    src = tmp_path / "reports.csv"
+    src.write_text("uid,findings,impression\n1,No pneumothorax.,Cardiomegaly.\n2,,\n", encoding="utf-8")
+    out = tmp_path / "labels.csv"
+    assert main(["curate", "labels", str(src), "--text-columns", "findings", "impression", "--id-column", "uid",
+                 "--out", str(out), "-q"]) == 0
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert [r["uid"] for r in rows] == ["1", "2"]
+    assert rows[0]["Pneumothorax"] == "0" and rows[0]["Cardiomegaly"] == "1"
+    assert main(["curate", "labels", str(tmp_path / "missing.csv"), "--text-columns", "x", "--out", str(out)]) == 2
