@@ -106,7 +106,7 @@ FINDINGS: tuple[Concept, ...] = (
        "vascular congestion|pulmonary vascular congestion|pulmonary congestion|congestion|"
        "cephalization|pulmonary venous hypertension|venous congestion|congestive heart failure|"
        "heart failure|chf|vascular engorgement|vascular redistribution|kerley b lines|"
-       "kerley lines|vascular prominence|prominent pulmonary vasculature"),
+       "kerley lines|vascular prominence|prominent pulmonary vasculature|septal lines"),
     _c("emphysema", "Emphysema", (),
        "emphysema|emphysematous|emphysematous change|pulmonary emphysema|bullous emphysema|"
        "centrilobular emphysema|paraseptal emphysema|panlobular emphysema"),
@@ -177,7 +177,8 @@ FINDINGS: tuple[Concept, ...] = (
        "bullet|shrapnel|cyst|cystic change|thymoma|goiter|thyroid enlargement|thyroid mass|"
        "breast mass|neck mass|abdominal mass|pelvic mass|"
        "air-fluid level|air fluid level|tracheal narrowing|tortuous trachea|"
-       "hyperdensity|lucency|lucencies|abnormality|abnormalities|thickening"),
+       "hyperdensity|lucency|lucencies|abnormality|abnormalities|thickening|mass effect|"
+       "skin lesion|skin lesions|joint effusion|soft tissue edema|soft tissue swelling"),
 )
 
 # --- anatomy, devices, modality --------------------------------------------------------------
@@ -201,17 +202,18 @@ ANATOMY_TERMS = (
 )
 DEVICE_TERMS = (
     "pacemaker|pacer|dual-chamber pacemaker|defibrillator|aicd|icd|cardiac device|"
-    "pacemaker leads|pacer leads|leads|lead|wires|wire|sternotomy|median sternotomy|"
+    "pacemaker leads|pacer leads|pacing leads|pacing wires|leads|sternotomy|median sternotomy|"
     "sternotomy wires|sternal wires|sternal sutures|cerclage wires|endotracheal tube|et tube|ett|"
     "tracheostomy|tracheostomy tube|trach|nasogastric tube|ng tube|og tube|orogastric tube|"
     "feeding tube|dobhoff|dobhoff tube|enteric tube|gastric tube|chest tube|chest tubes|"
     "thoracostomy tube|pleural catheter|pigtail catheter|catheter|catheters|central line|"
     "central venous catheter|central venous line|picc|picc line|port|port-a-cath|portacath|"
     "infusion port|dialysis catheter|swan-ganz|swan-ganz catheter|pulmonary artery catheter|"
-    "line|lines|tube|tubes|drain|drains|stent|stents|clip|clips|surgical clips|"
+    "central venous line|ij line|ij catheter|internal jugular catheter|internal jugular line|"
+    "subclavian line|subclavian catheter|tube|tubes|drain|drains|stent|stents|clip|clips|surgical clips|"
     "surgical clip|staples|surgical staples|suture|sutures|prosthesis|prosthetic valve|"
     "valve replacement|valve prosthesis|annuloplasty ring|lvad|impella|iabp|balloon pump|"
-    "hardware|orthopedic hardware|spinal hardware|fusion hardware|screws|plate|rod|rods|"
+    "hardware|orthopedic hardware|spinal hardware|fusion hardware|screws|fixation plate|rods|"
     "fixation|cabg|coronary artery bypass graft|bypass graft|electrodes|ekg leads|"
     "monitoring leads|loop recorder|implanted device|medical device|device|breast implant|"
     "breast implants|vp shunt|shunt|cervical fusion|spinal fusion|arthroplasty|"
@@ -222,7 +224,7 @@ MODALITY_TERMS = (
     "x-ray|x-rays|xray|xrays|radiograph|radiographs|radiography|chest x-ray|chest radiograph|"
     "chest film|film|films|cxr|pa|ap|lateral|frontal|portable|upright|supine|decubitus|"
     "oblique|view|views|ct|cta|computed tomography|ct scan|mri|mr|magnetic resonance|ultrasound|"
-    "sonography|us|pet|pet/ct|fluoroscopy|mammogram|mammography|nuclear medicine|"
+    "sonography|pet|pet/ct|fluoroscopy|mammogram|mammography|nuclear medicine|"
     "tomography|spect|echocardiogram|angiography|dicom"
 )
 

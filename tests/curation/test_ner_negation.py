@@ -184,3 +184,17 @@ def test_negbio_example_reports(shared):
     assert second.nih["Cardiomegaly"] == "positive"
     assert (second.nih["Infiltration"], second.nih["Effusion"], second.nih["Pneumothorax"]) == ("negative",) * 3
     assert second.chexpert["Support Devices"] == "positive"  # the PICC
+
+
+@pytest.mark.parametrize("text,vocab,finding", [
+    ("A few septal lines at the bases.", "chexpert", "Support Devices"),
+    ("Plate-like opacities at the left base.", "chexpert", "Support Devices"),
+    ("This could lead to confusion.", "chexpert", "Support Devices"),
+    ("Mass effect on the trachea from the thyroid.", "nih", "Mass"),
+    ("Subcutaneous emphysema in the left chest wall.", "nih", "Emphysema"),
+    ("Small pericardial effusion.", "nih", "Effusion"),
+    ("Calcified granuloma in the right upper lobe.", "nih", "Nodule"),
+])
+def test_look_alikes_are_not_the_finding(text, vocab, finding):
+    res = label_report(text)
+    assert getattr(res, vocab)[finding] == "not_mentioned", res.entities
