@@ -33,7 +33,8 @@ Citation
 
 Items: one per image (``source_id`` = the image name, e.g. ``CXR1_1_IM-0001-3001``); ``text`` is the
 radiology report for ``cxr`` records (``text_kind="report"``) and the figure caption otherwise;
-``study_id`` is the Open-i document ``uid``; MeSH terms and problems go to ``meta``.
+``study_id`` is the Open-i document ``uid``; MeSH terms and problems go to ``meta``; for ``cxr`` the
+manual MeSH coding also gives dataset labels (same mapping and image ids as the ``iu-xray`` importer).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ import scrapy
 from crawlers import licences
 from crawlers.engine.integrity import safe_name
 from crawlers.engine.spider import SourceSpider
+from crawlers.importers.iu_xray import mesh_labels
 from crawlers.webitems import to_item
 from crawlers.webtext import html_paragraphs, html_text
 from manifests.errors import UsageError
@@ -159,6 +161,9 @@ def parse_record(rec: dict, *, base_url: str, coll: str, retrieved_at: str) -> R
         meta["sections"] = _sections(rec.get("abstract"))
     elif rec.get("abstract"):
         meta["abstract"] = report_text(rec.get("abstract"))
+    # the Indiana collection's MeSH major headings are a manual coding: dataset labels, mapped exactly as
+    # the iu-xray importer maps them (one mapping for the same collection)
+    labels = mesh_labels(";".join(mesh.get("major") or [])) if doc == "cxr" else {}
     status, error = "ok", None
     if not img:
         status, error = "error", "Open-i record has no imgLarge URL"
@@ -176,6 +181,8 @@ def parse_record(rec: dict, *, base_url: str, coll: str, retrieved_at: str) -> R
         retrieved_at=retrieved_at,
         study_id=rec.get("uid"),
         body_part="chest" if doc == "cxr" else None,
+        labels=labels,
+        label_source="dataset" if labels else None,
         meta={k: v for k, v in meta.items() if v not in (None, "", [], {})},
         status=status,
         error=error,

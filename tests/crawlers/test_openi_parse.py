@@ -49,6 +49,17 @@ def test_problems_and_minor_mesh_are_split():
     assert items[0].meta["mesh_minor"] == ["Pulmonary Atelectasis/base/left"]
 
 
+def test_indiana_mesh_coding_gives_dataset_labels():
+    (it,) = openi.parse_search(load("search_cxr_m3.json"))[0]
+    assert it.label_source == "dataset"
+    assert it.labels["Cardiomegaly"] == "positive" and it.labels["No Finding"] == "negative"
+    assert it.labels["Atelectasis"] == "negative"        # only the major headings are the coding
+    normal = openi.parse_search(load("search_cxr_m1.json"))[0][0]
+    assert normal.labels["No Finding"] == "positive" and normal.labels["Cardiomegaly"] == "negative"
+    pmc_fig = openi.parse_search(load("search_pmc_m1.json"), coll="pmc")[0][0]
+    assert pmc_fig.labels == {} and pmc_fig.label_source is None
+
+
 def test_pmc_figure_is_a_caption_with_html_removed():
     items, _ = openi.parse_search(load("search_pmc_m1.json"), coll="pmc")
     it = items[0]
