@@ -114,3 +114,37 @@ def test_cli_crawl_wikimedia_with_base_url_limit_and_licences(tmp_path):
     assert ok == ["Chest X-ray PA normal.png", "Pneumothorax radiograph.png"]
     assert items["Hand radiograph old scan.jpg"].status == "skipped"
     assert (tmp_path / "raw" / "wikimedia" / "run.json").is_file()
+
+
+def test_kill_9_mid_crawl_then_rerun_gives_every_file_once_and_correct(tmp_path):
+    import collections
+    import json as _json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import REPO
+
+    items_path = tmp_path / "raw" / "wikimedia" / "items.jsonl"
+    with ReplayServer(slow_seconds=3.0) as srv:
+        serve(srv, file_faults={"Lateral chest X-ray.png": ["slow"], "Pneumothorax radiograph.png": ["slow"]})
+        cmd = [sys.executable, "-m", "medharvest", "crawl", "wikimedia", "--out", str(tmp_path),
+               "--base-url", srv.url(), "--query", "Category:Chest radiographs", "-q"]
+        proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True)
+        deadline = time.time() + 60
+        while time.time() < deadline and not (items_path.exists() and items_path.read_bytes().count(b"\n") >= 1):
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGKILL)            # kill -9 while the slow files are in flight
+        proc.wait(timeout=30)
+        done_before = items_path.read_bytes().count(b"\n")
+        assert 1 <= done_before < 4, "the kill must land mid-crawl"
+        rerun = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=150)
+        assert rerun.returncode == 0, rerun.stderr
+    expected = {sid: f.read_bytes() for sid, (_, f) in FILES.items() if sid != "Hand radiograph old scan.jpg"}
+    check_files(tmp_path, "wikimedia", expected)        # every file present, byte-exact, sha256 recorded
+    ok_lines = collections.Counter(d["source_id"] for d in map(_json.loads, items_path.read_text().splitlines())
+                                   if d["status"] == "ok")
+    assert set(ok_lines) == set(expected) and max(ok_lines.values()) == 1   # nothing written twice
