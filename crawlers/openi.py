@@ -75,11 +75,14 @@ class OpeniFormatError(ValueError):
     """The body is not an Open-i search response (an HTML error page, a truncated body...)."""
 
 
-def search_url(base_url: str, *, query: str, coll: str, m: int, n: int) -> str:
-    """``<base>/api/search?query=…&coll=…&m=…&n=…`` (``m``/``n``: 1-based inclusive range)."""
+def search_url(base_url: str, *, query: str, coll: str, m: int, n: int, image_type: str | None = None) -> str:
+    """``<base>/api/search?query=…&coll=…&m=…&n=…`` (``m``/``n``: 1-based inclusive range; ``it``:
+    image type such as ``xg`` X-ray, ``mc`` microscopy, ``ph`` photo, ``gl`` graphics)."""
     params = {"query": query, "m": m, "n": n}
     if coll:
         params["coll"] = coll
+    if image_type:
+        params["it"] = image_type
     return f"{base_url.rstrip('/')}/api/search?{urlencode(params)}"
 
 
@@ -215,7 +218,8 @@ def keep(items: Iterable[RawItem], families: frozenset[str] | None) -> list[RawI
 
 
 class Spider(SourceSpider):
-    """``--query`` (default ``chest``), options ``collection`` (default ``cxr``), ``licences``, ``page_size``."""
+    """``--query`` (default ``chest``), options ``collection`` (default ``cxr``), ``image_type`` (Open-i
+    ``it``: xg, mc, ph, gl…), ``licences``, ``page_size``."""
 
     name = SOURCE
     default_base_url = DEFAULT_BASE_URL
@@ -242,7 +246,8 @@ class Spider(SourceSpider):
         yield self._page(1, last)
 
     def _page(self, m: int, n: int) -> scrapy.Request:
-        url = search_url(self.base_url, query=self.query or "chest", coll=self.coll, m=m, n=n)
+        url = search_url(self.base_url, query=self.query or "chest", coll=self.coll, m=m, n=n,
+                         image_type=self.options.get("image_type"))
         return scrapy.Request(url, callback=self.parse, cb_kwargs={"m": m, "n": n}, dont_filter=True)
 
     def parse(self, response, m: int = 1, n: int = PAGE_SIZE):

@@ -107,3 +107,5 @@ def test_paging_ranges_are_inclusive_and_stop_at_total_or_limit():
     assert openi.next_range(1, 100, 7470, wanted=100) is None
     url = openi.search_url("http://h", query="pleural effusion", coll="cxr", m=1, n=100)
     assert url == "http://h/api/search?query=pleural+effusion&m=1&n=100&coll=cxr"
+    url = openi.search_url("http://h", query="x", coll="pmc", m=101, n=200, image_type="xg")
+    assert url == "http://h/api/search?query=x&m=101&n=200&coll=pmc&it=xg"
