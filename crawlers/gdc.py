@@ -21,7 +21,7 @@ apply to the API. Rate: 5 requests/s, 4 connections per host.
 Query: ``--query TCGA-BRCA`` (project id, comma-separated for several) or ``--query '{"op": …}'``
 (a GDC filters object replacing the default slide filter). ``--manifest FILE`` downloads the files
 of a GDC portal manifest (tab-separated ``id filename md5 size state``, as the Data Transfer Tool
-takes it), with the same case metadata and report pairing.
+takes it), with the same case metadata and report pairing. ``--option page_size=N`` (default 100).
 """
 
 from __future__ import annotations
@@ -188,6 +188,7 @@ class Spider(SourceSpider):
     def __init__(self, *a, **kw):
         super().__init__(*a, **kw)
         self._token = token("GDC_TOKEN", "GDC_TOKEN_FILE")
+        self.page_size = int(self.options.get("page_size", PAGE_SIZE))
 
     def secret_headers(self, url: str) -> dict[str, str]:
         return {"X-Auth-Token": self._token.value} if self._token and url.startswith(self.base_url) else {}
@@ -220,7 +221,7 @@ class Spider(SourceSpider):
             pages = iter([(build_filters(self.query, self.options), 0)])
         for filters, start in pages:
             while start is not None and not self.exhausted:
-                hits, pagination = await self.post_files(files_payload(filters, SLIDE_FIELDS, start=start))
+                hits, pagination = await self.post_files(files_payload(filters, SLIDE_FIELDS, start=start, size=self.page_size))
                 if manifest is not None:
                     seen = {h.get("file_id") or h.get("id") for h in hits}
                     hits += [{"file_id": i, "file_name": manifest[i].filename} for i in filters["content"]["value"] if i not in seen]

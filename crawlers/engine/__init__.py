@@ -18,7 +18,8 @@ Public API
     ``Downloader(user_agent=…, auth=…, headers=…, per_host=8, rate=None, retries=5, backoff=0.5,
     error_hint=fn).fetch(FileRequest(url, dest, checksum="md5:…", size=…, expect="image"))`` streams
     one file to ``<dest>.part`` and renames it when size + checksum + content sniffing pass;
-    ``fetch_many(reqs, workers=16)`` runs a thread pool; ``request(method, url, **kw)`` is an API call
+    ``fetch_many(reqs, workers=16, processes=1)`` runs a thread pool (``processes>1``: forked worker
+    processes, for many small files); ``request(method, url, **kw)`` is an API call
     with the same retries (raises ``DownloadError``). Failures come back as ``status="error"``.
 ``SourceSpider`` (:mod:`crawlers.engine.spider`)
     Base class of every source's spider; see below.

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import random
 import threading
 import time
@@ -349,9 +350,12 @@ class Downloader:
             raise _Retry(f"server announces {expected_total} bytes, published size is {req.size} ({url})", status=code)
         written = offset
         first = code == 200
+        big = (expected_total or 0) >= (32 << 20)
         try:
-            with open(part, mode) as fh:
-                for chunk in resp.iter_content(self.chunk_size):
+            with open(part, mode) as fh, _Sink(fh, hashes, threaded=big) as sink:
+                # small chunks lose little when a connection drops mid-body; big files read 1 MiB at a time
+                # and hash/write on helper threads (hashlib and file writes release the GIL)
+                for chunk in resp.iter_content(max(self.chunk_size, 1 << 20) if big else self.chunk_size):
                     if not chunk:
                         continue
                     if first:
@@ -359,8 +363,7 @@ class Downloader:
                         problem = sniff(chunk[:512], resp.headers.get("Content-Type"), req.expect)
                         if problem:
                             raise _Retry(f"{problem} ({url})", status=code)
-                    fh.write(chunk)
-                    hashes.update(chunk)
+                    sink.put(chunk)
                     written += len(chunk)
         except _NET_ERRORS as err:
             raise _Retry(f"body cut short after {written} bytes ({type(err).__name__}) from {url}", status=code) from None
@@ -388,6 +391,51 @@ class Downloader:
             final = dest / safe_name(name, fallback=safe_name(req.fallback_name))
         os.replace(part, final)
         return FileResult(req.url, str(final), sha256=hashes.sha256.hexdigest(), size=written, resumed=resumed, http_status=code)
+
+
+class _Sink:
+    """Where body chunks go: the ``.part`` file and the hashes; on helper threads for big bodies."""
+
+    def __init__(self, fh, hashes: Hashes, *, threaded: bool):
+        self.consumers = [fh.write, hashes.sha256.update] + ([hashes.extra.update] if hashes.extra is not None else [])
+        self.threaded = threaded
+        self.queues: list[queue.Queue] = []
+        self.threads: list[threading.Thread] = []
+        self.errors: list[BaseException] = []
+
+    def __enter__(self) -> "_Sink":
+        if self.threaded:
+            for fn in self.consumers:
+                q: queue.Queue = queue.Queue(maxsize=16)
+                t = threading.Thread(target=self._drain, args=(q, fn), daemon=True)
+                t.start()
+                self.queues.append(q)
+                self.threads.append(t)
+        return self
+
+    def _drain(self, q: queue.Queue, fn) -> None:
+        while (chunk := q.get()) is not None:
+            if not self.errors:
+                try:
+                    fn(chunk)
+                except OSError as err:  # disk full, I/O error: reported by __exit__
+                    self.errors.append(err)
+
+    def put(self, chunk: bytes) -> None:
+        if not self.threaded:
+            for fn in self.consumers:
+                fn(chunk)
+            return
+        for q in self.queues:
+            q.put(chunk)
+
+    def __exit__(self, *exc) -> None:
+        for q in self.queues:
+            q.put(None)
+        for t in self.threads:
+            t.join()
+        if self.errors and exc[0] is None:
+            raise self.errors[0]
 
 
 _CHILD: tuple[Downloader, ThreadPoolExecutor] | None = None

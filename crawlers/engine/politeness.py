@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import timezone
 from email.utils import parsedate_to_datetime
 
 
@@ -110,7 +110,3 @@ class HostGate:
                 time.sleep(wait)
             h.bucket.take()
             yield
-
-
-def utc_now() -> datetime:
-    return datetime.now(timezone.utc)

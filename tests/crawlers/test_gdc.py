@@ -98,13 +98,21 @@ def test_crawl_pairs_slides_with_reports(tmp_path, monkeypatch):
         assert it.patient_id.startswith("TCGA-XX-") and it.modality == "SM" and it.meta["clinical"]["stage"]
 
 
-def test_pagination_followed_and_limit(tmp_path, monkeypatch):
-    monkeypatch.setattr(gdc, "PAGE_SIZE", 2)
+def test_pagination_followed_and_limit(tmp_path):
     fake = FakeGDC(5)
+    starts = []
     with ReplayServer() as srv:
         fake.serve(srv)
-        summary = crawl("gdc", tmp_path, base_url=srv.url(), limit=4, in_process=False)
-    assert summary["items"] == 4
+        endpoint = srv.find("/files").handler
+        srv.add_handler("/files", lambda req: (starts.append((req.json()["from"], req.json()["size"])), endpoint(req))[1],
+                        methods=("POST",))
+        summary = crawl("gdc", tmp_path / "all", base_url=srv.url(), options={"page_size": 2})
+        slide_pages = [s for s in starts if s[1] == 2]
+        starts.clear()
+        limited = crawl("gdc", tmp_path / "four", base_url=srv.url(), limit=3, options={"page_size": 2})
+        limited_pages = [s for s in starts if s[1] == 2]
+    assert summary["items"] == 5 and slide_pages == [(0, 2), (2, 2), (4, 2)]
+    assert limited["items"] == 3 and limited_pages == [(0, 2), (2, 2)]
 
 
 def test_controlled_file_without_and_with_bad_token(tmp_path, monkeypatch):
