@@ -142,10 +142,12 @@ def main() -> None:
         total, total_cpu, peak = total + wall, total_cpu + cpu, max(peak, rss)
         print(f"{name:<10}{wall:>9.2f}{cpu:>8.2f}{rss / 2**20:>15.0f}{rc:>6}")
     print(f"{'total':<10}{total:>9.2f}{total_cpu:>8.2f}{peak / 2**20:>15.0f}")
-    print(f"target: total < 20 s, peak < 2048 MiB on 2 cores -> "
-          f"{'MET' if total < 20 and peak < 2 * 2**30 else 'NOT MET'}  (cores: {os.cpu_count()}, "
-          f"load average before/after: {load:.1f}/{os.getloadavg()[0]:.1f}; cpu s = user+sys of the "
-          "command, a load-independent figure when the machine is shared)")
+    after = os.getloadavg()[0]
+    print(f"target: total < 20 s and peak < 2048 MiB on 2 cores -> wall {'MET' if total < 20 else 'NOT MET'}, "
+          f"cpu {'MET' if total_cpu < 20 else 'NOT MET'}, memory {'MET' if peak < 2 * 2**30 else 'NOT MET'}")
+    print(f"cores: {os.cpu_count()}, load average before/after: {load:.1f}/{after:.1f}"
+          + ("  -- the machine is shared and busy: wall times are inflated; cpu s (user+sys of each command) "
+             "is the load-independent figure" if max(load, after) > (os.cpu_count() or 1) else ""))
 
 
 if __name__ == "__main__":
