@@ -10,7 +10,7 @@ from manifests.io import read_manifest, read_meta
 from manifests.schema import SPLITS, from_records, labels_list
 from manifests.split import SplitConfig, assign, check_grouping, connected_components, leaks, split_file
 from manifests.validate import validate_manifest
-from tests.manifests.conftest import make_records, write
+from tests.manifests.conftest import make_records
 
 
 def random_manifest(rng: random.Random, n: int) -> pa.Table:
