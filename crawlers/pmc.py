@@ -40,16 +40,13 @@ import os
 import posixpath
 import re
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
-from xml.etree.ElementTree import Element
 
 import scrapy
-from defusedxml import ElementTree as SafeET
-from defusedxml.common import DefusedXmlException
-
 from crawlers import licences
 from crawlers.engine.credentials import token
 from crawlers.engine.integrity import safe_name
 from crawlers.engine.spider import SourceSpider
+from crawlers.jats import XLINK, XmlFormatError, article_ids, article_licence, attribution, caption, parse_xml, text_of
 from crawlers.webitems import to_item
 from manifests.errors import UsageError
 from manifests.raw import RawItem, now_iso
@@ -61,20 +58,8 @@ OA_PATH = "/pmc/utils/oa/oa.fcgi"
 DEFAULT_OA_BASE = "https://www.ncbi.nlm.nih.gov"
 DEFAULT_FIGURE_BASE = "https://www.ncbi.nlm.nih.gov"
 TOOL = "medharvest"
+PmcFormatError = XmlFormatError   # a body that is not the expected E-utilities / JATS / OA-service XML
 BATCH = 20
-XLINK = "{http://www.w3.org/1999/xlink}href"
-ALI_LICENSE_REF = "{http://www.niso.org/schemas/ali/1.0/}license_ref"
-
-
-class PmcFormatError(ValueError):
-    """A body that is not the expected E-utilities / JATS / OA-service XML."""
-
-
-def _xml(body: bytes, what: str) -> Element:
-    try:
-        return SafeET.fromstring(body)
-    except (SafeET.ParseError, DefusedXmlException, ValueError) as err:
-        raise PmcFormatError(f"{what}: not XML ({err}); starts {body[:60]!r}") from err
 
 
 def _params(extra: dict, *, email: str | None, api_key: str | None) -> str:
@@ -125,7 +110,7 @@ class SearchResult:
 
 
 def parse_esearch(body: bytes) -> SearchResult:
-    root = _xml(body, "esearch")
+    root = parse_xml(body, "esearch")
     if root.tag != "eSearchResult":
         raise PmcFormatError(f"esearch: unexpected root <{root.tag}>")
     err = root.findtext("ERROR")
@@ -153,7 +138,7 @@ class OaRecord:
 
 def parse_oa(body: bytes, pmcid: str) -> OaRecord:
     """An ``oa.fcgi`` answer -> :class:`OaRecord` (``open_access=False`` on ``idIsNotOpenAccess``)."""
-    root = _xml(body, "oa.fcgi")
+    root = parse_xml(body, "oa.fcgi")
     if root.tag != "OA":
         raise PmcFormatError(f"oa.fcgi: unexpected root <{root.tag}>")
     err = root.find("error")
@@ -174,69 +159,6 @@ def parse_oa(body: bytes, pmcid: str) -> OaRecord:
     )
 
 
-def _text(el: Element | None) -> str:
-    return " ".join("".join(el.itertext()).split()) if el is not None else ""
-
-
-def _caption(fig: Element) -> str:
-    cap = fig.find("caption")
-    if cap is None:
-        return ""
-    parts = [_text(cap.find("title"))] + [_text(p) for p in cap.iterfind("p")]
-    return " ".join(p for p in parts if p) or _text(cap)
-
-
-def article_licence(article: Element) -> tuple[str | None, str | None]:
-    """(normalised licence, licence URL) from ``<permissions>``; ``(None, None)`` when absent."""
-    perm = article.find("front/article-meta/permissions")
-    if perm is None:
-        return None, None
-    for lic in perm.iterfind("license"):
-        candidates = [(lic.findtext(ALI_LICENSE_REF) or "").strip(), lic.get(XLINK) or ""]
-        candidates += [x.get(XLINK) or "" for x in lic.iter("ext-link")]
-        for url in candidates:
-            name = licences.normalise(url)
-            if name:
-                return name, url
-        name = licences.normalise(lic.get("license-type"))
-        if name:
-            return name, licences.url_for(name)
-    return None, None
-
-
-def _ids(article: Element) -> dict[str, str]:
-    out = {}
-    for el in article.iterfind("front/article-meta/article-id"):
-        kind = el.get("pub-id-type")
-        if kind and el.text:
-            out[kind] = el.text.strip()
-    pmcid = out.get("pmcid") or out.get("pmc")
-    if pmcid and not pmcid.upper().startswith("PMC"):
-        pmcid = "PMC" + pmcid
-    if pmcid:
-        out["pmcid"] = pmcid
-    return out
-
-
-def _attribution(article: Element, ids: dict[str, str]) -> str:
-    meta = article.find("front/article-meta")
-    names = []
-    for c in meta.iterfind("contrib-group/contrib[@contrib-type='author']") if meta is not None else []:
-        sur, given = c.findtext("name/surname"), c.findtext("name/given-names")
-        if sur:
-            names.append(f"{sur} {''.join(w[0] for w in (given or '').split())}".strip())
-        elif c.findtext("collab"):
-            names.append(_text(c.find("collab")))
-    authors = ", ".join(names[:3]) + (" et al." if len(names) > 3 else "")
-    title = _text(meta.find("title-group/article-title")) if meta is not None else ""
-    journal = _text(article.find("front/journal-meta/journal-title-group/journal-title"))
-    year = (meta.findtext("pub-date/year") if meta is not None else None) or ""
-    parts = [authors, title.rstrip("."), f"{journal} {year}".strip()]
-    doi = ids.get("doi")
-    line = ". ".join(p for p in parts if p)
-    return f"{line}. doi:{doi}" if doi else line
-
-
 def parse_efetch(body: bytes, *, figure_base: str = DEFAULT_FIGURE_BASE,
                  retrieved_at: str | None = None) -> list[tuple[str, list[RawItem]]]:
     """A ``pmc-articleset`` -> ``[(pmcid, [one RawItem per figure])]``, in document order.
@@ -245,7 +167,7 @@ def parse_efetch(body: bytes, *, figure_base: str = DEFAULT_FIGURE_BASE,
     figures (or one placeholder item, when it has none) with ``status="skipped"``; whether it is
     in the OA subset is decided later with :func:`apply_oa`.
     """
-    root = _xml(body, "efetch")
+    root = parse_xml(body, "efetch")
     if root.tag == "eFetchResult":
         raise PmcFormatError(f"efetch error: {(root.findtext('ERROR') or '').strip()}")
     articles = [root] if root.tag == "article" else list(root.iterfind("article"))
@@ -254,17 +176,17 @@ def parse_efetch(body: bytes, *, figure_base: str = DEFAULT_FIGURE_BASE,
     when = retrieved_at or now_iso()
     out = []
     for art in articles:
-        ids = _ids(art)
+        ids = article_ids(art)
         pmcid = ids.get("pmcid") or "PMC?"
         lic, lic_url = article_licence(art)
-        attribution = _attribution(art, ids)
+        credit = attribution(art, ids)
         items = []
         for n, fig in enumerate(art.iter("fig"), 1):
             graphic = next((g for g in fig.iter("graphic") if g.get("specific-use") != "thumbnail"), None)
             href = graphic.get(XLINK) if graphic is not None else None
-            label = _text(fig.find("label"))
-            caption = _caption(fig)
-            text = f"{label} {caption}".strip() if label and not caption.startswith(label) else caption
+            label = text_of(fig.find("label"))
+            cap = caption(fig)
+            text = f"{label} {cap}".strip() if label and not cap.startswith(label) else cap
             fig_id = fig.get("id") or f"fig{n}"
             status, error = "ok", None
             if not href:
@@ -272,7 +194,7 @@ def parse_efetch(body: bytes, *, figure_base: str = DEFAULT_FIGURE_BASE,
             items.append(RawItem(
                 source=SOURCE, source_id=f"{pmcid}/{fig_id}", text=text or None,
                 text_kind="caption" if text else None, license=lic, license_url=lic_url,
-                attribution=attribution, source_url=f"https://pmc.ncbi.nlm.nih.gov/articles/{pmcid}/#{fig_id}",
+                attribution=credit, source_url=f"https://pmc.ncbi.nlm.nih.gov/articles/{pmcid}/#{fig_id}",
                 retrieved_at=when, study_id=pmcid,
                 meta={k: v for k, v in {
                     "file_url": figure_url(figure_base, pmcid, href) if href else None,
@@ -285,7 +207,7 @@ def parse_efetch(body: bytes, *, figure_base: str = DEFAULT_FIGURE_BASE,
             reason = "no <fig> in the article" if art.find("body") is not None else \
                 "no full text in XML (publisher does not allow it)"
             items.append(RawItem(source=SOURCE, source_id=f"{pmcid}/-", license=lic, license_url=lic_url,
-                                 attribution=attribution, retrieved_at=when, study_id=pmcid,
+                                 attribution=credit, retrieved_at=when, study_id=pmcid,
                                  status="skipped", error=reason))
         out.append((pmcid, items))
     return out
