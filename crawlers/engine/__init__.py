@@ -11,7 +11,8 @@ Public API
 ``crawl(source, out_dir, *, query=None, limit=None, base_url=None, resume=True, options=None, in_process=False) -> dict``
     Run one source end to end and return the summary (also in ``stats.json`` / ``run.json``).
     ``source`` is a key of :data:`crawlers.registry.SOURCES`. A re-run resumes: items whose file is
-    on disk and verifies are skipped, ``.part`` files continue with HTTP Range. ``in_process=False``
+    on disk with its recorded size are skipped (``options={"verify": True}``: sha256 re-checked too),
+    ``.part`` files continue with HTTP Range. ``in_process=False``
     runs Scrapy in a child process (``python -m crawlers.engine.run_spider``) because a Twisted
     reactor starts once per process; the CLI runs it in-process.
 ``Downloader`` / ``FileRequest`` / ``FileResult`` (:mod:`crawlers.engine.download`)

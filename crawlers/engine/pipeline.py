@@ -18,13 +18,13 @@ from pathlib import Path
 from manifests.raw import RawItem, RawStore, now_iso
 
 from crawlers.engine.download import Downloader, FileRequest
-from crawlers.engine.integrity import safe_relpath
+from crawlers.engine.integrity import file_digest, safe_relpath
 
 log = logging.getLogger(__name__)
 
 
-def verified_done(store: RawStore) -> set[str]:
-    """Ids ``ok`` in the store whose file is still on disk with its recorded size."""
+def verified_done(store: RawStore, *, rehash: bool = False) -> set[str]:
+    """Ids ``ok`` in the store whose file is still on disk with its recorded size (and sha256 if ``rehash``)."""
     done = set()
     for sid, it in store.latest().items():
         if it.status != "ok":
@@ -32,6 +32,9 @@ def verified_done(store: RawStore) -> set[str]:
         path = store.resolve(it)
         size = (it.meta or {}).get("size")
         if path is not None and (not path.is_file() or (size is not None and path.stat().st_size != size)):
+            continue
+        if rehash and path is not None and it.sha256 and file_digest(path) != it.sha256:
+            log.warning("%s: %s no longer matches its sha256; fetching it again", sid, it.file)
             continue
         done.add(sid)
     return done
@@ -64,7 +67,7 @@ class DownloadPipeline:
     def open_spider(self) -> None:
         self.spider = spider = self.crawler.spider
         self.store = RawStore(self.out_dir, spider.name).open()
-        self.done = verified_done(self.store)
+        self.done = verified_done(self.store, rehash=bool(spider.options.get("verify")))
         spider.done_ids = set(self.done)  # spiders may skip requests for finished items
         self.seen: set[str] = set()
         kw = {"user_agent": spider.source_user_agent, "per_host": spider.download_per_host, "rate": spider.download_rate}

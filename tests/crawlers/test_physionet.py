@@ -145,3 +145,24 @@ def test_cli_run_json_has_no_secrets_and_metadata_retries(tmp_path):
     assert physionet_tree.PASSWORD not in run and physionet_tree.USER not in run
     assert json.loads(run)["summary"]["status"] == {"ok": 3}
     assert physionet_tree.PASSWORD not in out.stdout + out.stderr
+
+
+def test_resume_with_verify_refetches_a_damaged_file(tmp_path, creds):
+    fake = physionet_tree.build(3)
+    with ReplayServer() as srv:
+        physionet_tree.serve(srv, fake)
+        crawl("physionet", tmp_path, base_url=srv.url())
+        store = RawStore(tmp_path, "physionet")
+        victim = next(iter(store.latest().values()))
+        path = store.resolve(victim)
+        data = bytearray(path.read_bytes())
+        data[-1] ^= 0xFF  # same size, different content
+        path.write_bytes(bytes(data))
+        crawl("physionet", tmp_path, base_url=srv.url())  # size-only check: not noticed
+        assert path.read_bytes() == bytes(data)
+        summary = crawl("physionet", tmp_path, base_url=srv.url(), options={"verify": True})
+    assert summary["status"] == {"ok": 3}
+    rel = victim.file.split("mimic-cxr-jpg/2.1.0/")[1]
+    assert path.read_bytes() == fake.images[rel]
+    ok_lines = [it.source_id for it in store.iter_items() if it.status == "ok"]
+    assert ok_lines.count(victim.source_id) == 2 and len(store.latest()) == 3
