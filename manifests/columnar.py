@@ -101,9 +101,11 @@ class LabelCodes:
         ok_vocab = np.array([v in legal for v in self.vocab[field]] + [False], dtype=bool)
         return ok_vocab[getattr(self, field)]  # code -1 indexes the trailing False
 
-    def values(self, field: str, mask: np.ndarray) -> list:
-        voc = self.vocab[field] + [None]
-        return [voc[i] for i in getattr(self, field)[mask]]
+    def values(self, field: str, mask: np.ndarray) -> pa.Array:
+        """The string values of the selected entries (null where the code is -1)."""
+        idx = getattr(self, field)[mask].astype(np.int32)
+        idx[idx < 0] = len(self.vocab[field])
+        return pc.take(pa.array(self.vocab[field] + [None], pa.string()), pa.array(idx))
 
 
 def label_codes(labels: pa.ChunkedArray | pa.Array) -> LabelCodes:

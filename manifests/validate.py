@@ -104,10 +104,10 @@ def _problems(keys: pa.Array, mask, column: str, problem: str, detail) -> pa.Tab
     k = pc.filter(keys, mask)
     n = len(k)
     if isinstance(detail, str) or detail is None:
-        d = pa.array([detail] * n, pa.string()) if n else pa.array([], pa.string())
+        d = pa.repeat(pa.scalar(detail, pa.string()), n)
     else:
         d = pc.filter(detail, mask)
-    return pa.table([k, pa.array([column] * n, pa.string()), pa.array([problem] * n, pa.string()), d.cast(pa.string())],
+    return pa.table([k, pa.repeat(pa.scalar(column), n), pa.repeat(pa.scalar(problem), n), d.cast(pa.string())],
                     schema=PROBLEM_SCHEMA)
 
 
@@ -186,7 +186,7 @@ def check_table(table: pa.Table) -> pa.Table:
         bad = ~codes.legal_mask(field, legal)
         if bad.any():
             lkeys = pc.take(keys, pa.array(codes.rows_of(bad)))
-            vals = pa.array(codes.values(field, bad), pa.string())
+            vals = codes.values(field, bad)
             add(_problems(lkeys, pa.array(np.ones(len(lkeys), bool)), "labels", problem,
                           _value_details(vals, what, legal, hint)))
 
