@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
-
 #: Shown in --help; the registry itself lives in crawlers.importers (imported when the command runs).
 NAMES = ("chestxray14", "chexpert", "mimic-cxr-jpg", "iu-xray")
 
@@ -20,7 +18,7 @@ def register(sub) -> None:
             "(four states), patient and study ids, view, official split and licence. Rows with problems are kept "
             "with status=error; a re-run resumes. Importers: " + ", ".join(NAMES) + "."
         ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="example: medharvest import chestxray14 ~/data/ChestX-ray14 --out data",
     )
     p.add_argument("name", metavar="NAME", help="importer: " + " | ".join(NAMES))
     p.add_argument("root", metavar="ROOT", help="folder holding the dataset (searched recursively)")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
-
 
 def register(sub) -> None:
     from medharvest.cli import add_common
@@ -18,7 +16,6 @@ def register(sub) -> None:
             "duplicates. Writes DIR/raw/sample/{files/,items.jsonl,stats.json} and ground_truth.jsonl (for "
             "scoring only). The same --seed gives byte-identical output; a re-run resumes."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("--out", required=True, metavar="DIR", help="data directory (the store goes to DIR/raw/sample)")
     p.add_argument("--n", type=int, default=None, help="number of items, duplicates included (default 400)")
