@@ -77,9 +77,30 @@ def case_id(url: str) -> str | None:
     return (parse_qs(urlsplit(url).query).get("id") or [None])[0]
 
 
+_HEADINGS = {"history": ("history",), "findings": ("findings",), "ddx": ("differential diagnosis", "ddx"),
+             "diagnosis": ("case diagnosis", "diagnosis", "final diagnosis")}
+
+
 def _section(soup: BeautifulSoup, sid: str) -> str:
+    """A case section by id, else by its heading text (``<h3>Findings</h3><p>…</p>``)."""
     sec = soup.select_one(f"section#{sid} .section-body") or soup.select_one(f"section#{sid}")
-    return html_text(str(sec)) if sec is not None else ""
+    if sec is not None:
+        return html_text(str(sec))
+    names = _HEADINGS.get(sid, (sid,))
+    for head in soup.find_all(["h1", "h2", "h3", "h4", "dt", "strong", "b"]):
+        label = html_text(str(head)).rstrip(":").strip().lower()
+        if label in names:
+            parts = []
+            for sib in head.find_next_siblings():
+                if sib.name in ("h1", "h2", "h3", "h4", "dt") or sib.find(["h1", "h2", "h3", "h4"]):
+                    break
+                parts.append(html_text(str(sib)))
+            text = " ".join(p for p in parts if p)
+            if not text and head.next_sibling is not None and isinstance(head.next_sibling, str):
+                text = " ".join(head.next_sibling.split())
+            if text:
+                return text
+    return ""
 
 
 def parse_case(body: bytes | str, url: str, *, retrieved_at: str | None = None) -> list[RawItem]:

@@ -64,3 +64,17 @@ def test_missing_chromium_is_a_usage_error_before_any_work(tmp_path, monkeypatch
     with pytest.raises(UsageError, match="apt-get install -y chromium chromium-driver"):
         crawl("medpix", tmp_path, base_url="http://127.0.0.1:9")
     assert not (tmp_path / "raw" / "medpix" / "items.jsonl").exists()
+
+
+def test_sections_are_found_by_heading_when_the_markup_differs():
+    body = b"""<html><body><main id="app"><article id="case" data-case-id="c9">
+      <h1 class="case-title">Pneumoperitoneum</h1>
+      <div><h3>History</h3><p>Abdominal pain.</p><h3>Findings</h3><p>Free air under the right hemidiaphragm.</p>
+      <p>No bowel obstruction.</p><h3>Case Diagnosis</h3><p>Perforated viscus</p></div>
+      <figure class="case-image" data-image-id="synpic9"><img src="/images/full/synpic9.jpg"></figure>
+    </article></main></body></html>"""
+    (it,) = medpix.parse_case(body, "http://m.test/case?id=c9")
+    assert it.text.splitlines() == ["History: Abdominal pain.",
+                                    "Findings: Free air under the right hemidiaphragm. No bowel obstruction.",
+                                    "Diagnosis: Perforated viscus"]
+    assert it.meta["file_url"] == "http://m.test/images/full/synpic9.jpg" and it.source_id == "synpic9"
