@@ -20,6 +20,8 @@ problem                      meaning
 ``unknown_finding``          a finding name that is not canonical (aliases are named)
 ``illegal_value``            a ``split`` / ``status`` / ``text_kind`` value outside its vocabulary
 ``synthetic_in_eval``        a synthetic record in val or test
+``patient_in_two_splits``    a patient's records lie in more than one split (one row per patient)
+``dup_group_in_two_splits``  a near-duplicate group lies in more than one split
 ``missing_image_path``       an ``ok`` record without ``image_path`` (file check only)
 ``missing_file``             ``image_path`` does not exist (relative to the manifest's dir)
 ``sha256_mismatch``          the file's sha256 differs from ``image_sha256``
@@ -55,7 +57,7 @@ INFO_PROBLEMS = frozenset({"record_error"})
 REQUIRED_COLUMNS = ("key", "source", "source_id")
 #: Columns the checks read (the rest are only type-checked from the Parquet schema).
 CHECKED_COLUMNS = ("key", "source", "source_id", *PROVENANCE_COLUMNS, "labels", "split", "status",
-                   "error", "synthetic", "text_kind", "image_path", "image_sha256")
+                   "error", "synthetic", "text_kind", "image_path", "image_sha256", "patient_id", "dup_group")
 VOCABULARIES = {"split": SPLITS, "status": STATUSES, "text_kind": TEXT_KINDS}
 
 
@@ -144,6 +146,22 @@ def _illegal(keys: pa.Array, values: pa.Array, legal: Iterable[str], column: str
                      _value_details(sel_vals, what, legal, hint))
 
 
+def _leaks(table: pa.Table, keys: pa.Array, column: str, problem: str) -> pa.Table:
+    """One problem per value of ``column`` whose rows (with a split) lie in more than one split."""
+    val, split = table[column], table["split"]
+    usable = pc.and_(pc.invert(_blank(val)), pc.is_in(split, value_set=pa.array(list(SPLITS))))
+    if not pc.any(usable).as_py():
+        return PROBLEM_SCHEMA.empty_table()
+    t = pa.table({"v": pc.filter(val, usable), "s": pc.filter(split, usable), "k": pc.filter(keys, usable)})
+    g = t.group_by("v", use_threads=False).aggregate([("s", "count_distinct"), ("s", "distinct"), ("k", "min")])
+    bad = pc.greater(g["s_count_distinct"], 1)
+    if not pc.any(bad).as_py():
+        return PROBLEM_SCHEMA.empty_table()
+    g = g.filter(bad)
+    detail = [f"{column} '{v}' is in {', '.join(sorted(s))}" for v, s in zip(g["v"].to_pylist(), g["s_distinct"].to_pylist())]
+    return _problems(g["k_min"], pa.repeat(pa.scalar(True), g.num_rows), column, problem, pa.array(detail, pa.string()))
+
+
 def _finding_hint(name: str) -> str | None:
     if L.is_finding(name):
         return f"finding '{name}' is not canonical; use '{L.canonical(name)}'"
@@ -196,6 +214,10 @@ def check_table(table: pa.Table) -> pa.Table:
     in_eval = pc.is_in(table["split"], value_set=pa.array(["val", "test"]))
     add(_problems(keys, pc.and_(pc.fill_null(table["synthetic"], False), in_eval), "split", "synthetic_in_eval",
                   "synthetic record outside train"))
+
+    # leakage: a patient or a near-duplicate group in two splits
+    for col, problem in (("patient_id", "patient_in_two_splits"), ("dup_group", "dup_group_in_two_splits")):
+        add(_leaks(table, keys, col, problem))
 
     # record errors: reported, not violations
     is_err = pc.equal(table["status"], "error")

@@ -117,3 +117,14 @@ def test_report_written_as_csv_and_json(tmp_path):
     assert "illegal_value" in (tmp_path / "p.csv").read_text()
     data = json.loads((tmp_path / "p.json").read_text())
     assert data["violations"] == 1 and data["problems"][0]["key"] == "sample:0"
+
+
+def test_patient_and_dup_group_leaks_across_splits():
+    recs = make_records(None, 6, patients=100)
+    for r, p, s, d in zip(recs, ["A", "A", "B", "B", "C", "D"], ["train", "test", "val", "val", "train", "val"],
+                          [None, None, None, None, "D1", "D1"]):
+        r.update(patient_id=p, split=s, dup_group=d)
+    report = validate_table(from_records(recs), files=False)
+    got = {(r["problem"], r["key"], r["detail"]) for r in report.problems.to_pylist()}
+    assert got == {("patient_in_two_splits", "sample:0", "patient_id 'A' is in test, train"),
+                   ("dup_group_in_two_splits", "sample:4", "dup_group 'D1' is in train, val")}
