@@ -17,6 +17,17 @@ class PdfError(MedharvestError):
     """The PDF cannot be read or has no pages."""
 
 
+def _no_page_objects(path: Path) -> bool:
+    """A PDF file with a page tree but no page object (``/Type /Page``) in it."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return False
+    import re
+
+    return data.startswith(b"%PDF-") and b"/Pages" in data and re.search(rb"/Type\s*/Page(?!s)", data) is None
+
+
 def render_pages(path: str | os.PathLike, *, dpi: int = 300, max_pages: int = 50):
     """Yield (page number, grey PIL image) for each page."""
     import pypdfium2 as pdfium
@@ -25,8 +36,8 @@ def render_pages(path: str | os.PathLike, *, dpi: int = 300, max_pages: int = 50
     try:
         pdf = pdfium.PdfDocument(str(path))
     except pdfium.PdfiumError as err:
-        if getattr(err, "err_code", None) == 0:
-            # PDFium fails with "Success" on a well-formed document whose page tree is empty
+        if _no_page_objects(path):
+            # PDFium refuses to load a document whose page tree is empty (its error code is stale)
             raise PdfError(f"{path.name}: PDF has no pages") from err
         raise PdfError(f"{path.name}: cannot open PDF ({err})") from err
     except OSError as err:
