@@ -91,9 +91,9 @@ def report_text(abstract_html: str | None) -> str:
     return "\n".join(html_paragraphs(abstract_html))
 
 
-def _sections(abstract_html: str | None) -> dict[str, str]:
+def _sections(lines: list[str]) -> dict[str, str]:
     out: dict[str, str] = {}
-    for line in report_text(abstract_html).splitlines():
+    for line in lines:
         head, sep, body = line.partition(":")
         if sep and 0 < len(head) <= 40:
             out[head.strip().lower()] = body.strip()
@@ -124,7 +124,8 @@ def parse_record(rec: dict, *, base_url: str, coll: str, retrieved_at: str) -> R
     image = rec.get("image") or {}
     caption = html_text(image.get("caption"))
     is_report = rec.get("articleType") == "rr"
-    text = report_text(rec.get("abstract")) if is_report else caption
+    paras = html_paragraphs(rec.get("abstract"))
+    text = "\n".join(paras) if is_report else caption
     mesh = rec.get("MeSH") or {}
     problems = [p.strip() for p in str(rec.get("Problems") or "").split(";") if p.strip()]
 
@@ -161,9 +162,9 @@ def parse_record(rec: dict, *, base_url: str, coll: str, retrieved_at: str) -> R
         "title": title,
     }
     if is_report:
-        meta["sections"] = _sections(rec.get("abstract"))
-    elif rec.get("abstract"):
-        meta["abstract"] = report_text(rec.get("abstract"))
+        meta["sections"] = _sections(paras)
+    elif paras:
+        meta["abstract"] = "\n".join(paras)
     # the Indiana collection's MeSH major headings are a manual coding: dataset labels, mapped exactly as
     # the iu-xray importer maps them (one mapping for the same collection)
     labels = mesh_labels(";".join(mesh.get("major") or [])) if doc == "cxr" else {}
