@@ -66,7 +66,7 @@ def count_files(path: Path, suffix: str) -> int:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=10_000)
-    ap.add_argument("--workers", type=int, default=32, help="download threads (per process)")
+    ap.add_argument("--workers", type=int, default=16, help="download threads (per process)")
     ap.add_argument("--processes", type=int, default=2, help="download processes for ours (img2dataset: --i2d-processes)")
     ap.add_argument("--img2dataset", default=shutil.which("img2dataset") or "/tmp/i2d-venv/bin/img2dataset")
     ap.add_argument("--i2d-processes", type=int, default=2)
