@@ -44,30 +44,49 @@ def _default(name: str, n: int) -> pa.Array:
 def read_columns(path: str | os.PathLike, columns: Iterable[str], *, skip: Iterable[str] = ()) -> pa.Table:
     """The named columns of a manifest file; absent ones get defaults, ``skip`` ones too.
 
-    Plain columns are cast to the schema's type; ``labels`` keeps dictionary-encoded sub-fields
-    when the file stores the schema's label type (use :func:`label_codes` on it).
+    Plain columns are cast to the schema's type. When the file stores the schema's label type,
+    ``labels`` comes back lean, for :func:`label_codes`: only ``finding``, ``state`` and
+    ``label_source``, dictionary-encoded (``annotator`` is not read).
     """
     p = resolve_manifest(path)
     columns, skip = list(columns), set(skip)
     try:
         file_schema = pq.read_schema(p)
         present = [c for c in columns if c in file_schema.names and c not in skip]
-        use_dict = "labels" in present and file_schema.field("labels").type == SCHEMA.field("labels").type
-        raw = pq.read_table(p, columns=present, read_dictionary=_LABEL_DICT if use_dict else None)
+        lean = "labels" in present and file_schema.field("labels").type == SCHEMA.field("labels").type
+        plain = [c for c in present if not (lean and c == "labels")]
+        raw = pq.read_table(p, columns=plain) if plain else None
+        labels = _read_lean_labels(p) if lean else None
     except (pa.ArrowInvalid, OSError) as err:
         raise ManifestError(f"cannot read manifest '{p}': {err}") from err
+    n = raw.num_rows if raw is not None else len(labels) if labels is not None else pq.ParquetFile(p).metadata.num_rows
     arrays, fields = [], []
     for c in columns:
-        if c in present:
+        if lean and c == "labels":
+            arrays.append(labels)
+            fields.append(pa.field(c, labels.type))
+        elif c in plain:
             col = raw[c]
-            if c != "labels" or not use_dict:
-                col = col if col.type == SCHEMA.field(c).type else col.cast(SCHEMA.field(c).type)
+            col = col if col.type == SCHEMA.field(c).type else col.cast(SCHEMA.field(c).type)
             arrays.append(col)
             fields.append(pa.field(c, col.type))
         else:
-            arrays.append(_default(c, raw.num_rows if present else pq.ParquetFile(p).metadata.num_rows))
+            arrays.append(_default(c, n))
             fields.append(SCHEMA.field(c))
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+
+
+def _read_lean_labels(path: Path) -> pa.ChunkedArray:
+    """``labels`` with only the leaves finding/state/label_source, dictionary-encoded, one chunk
+    per row group (Parquet reads just those leaf columns)."""
+    pf = pq.ParquetFile(path, read_dictionary=_LABEL_DICT)
+    leaves = [i for i in range(len(pf.schema)) if pf.schema.column(i).path in _LABEL_DICT]
+    chunks = [pf.reader.read_row_group(g, column_indices=leaves).column(0) for g in range(pf.num_row_groups)]
+    chunks = [c for ch in chunks for c in ch.chunks]
+    if not chunks:
+        t = pa.list_(pa.struct([pa.field(f, pa.dictionary(pa.int32(), pa.string())) for f in LABEL_FIELDS]))
+        return pa.chunked_array([], type=t)
+    return pa.chunked_array(chunks)
 
 
 @dataclass
