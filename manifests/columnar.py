@@ -189,13 +189,11 @@ def read_full(path: str | os.PathLike) -> pa.Table:
     ~15M label strings.
     """
     p = resolve_manifest(path)
-    file_schema = pq.read_schema(p)
-    if file_schema.remove_metadata().equals(SCHEMA):
-        try:
-            table = pq.read_table(p, read_dictionary=_LABEL_DICT)
-        except (pa.ArrowInvalid, OSError) as err:
-            raise ManifestError(f"cannot read manifest '{p}': {err}") from err
-        return table
+    try:
+        if pq.read_schema(p).remove_metadata().equals(SCHEMA):
+            return pq.read_table(p, read_dictionary=_LABEL_DICT)
+    except (pa.ArrowInvalid, OSError) as err:
+        raise ManifestError(f"cannot read manifest '{p}': {err}") from err
     from manifests.io import read_manifest
 
     return read_manifest(p)

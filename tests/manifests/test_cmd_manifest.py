@@ -112,3 +112,11 @@ def test_entry_point_exit_codes(manifest, argv, code):
     argv = [a.replace("{m}", str(manifest)) for a in argv]
     proc = subprocess.run([sys.executable, "-m", "medharvest", *argv], capture_output=True, text=True)
     assert proc.returncode == code, proc.stderr
+
+
+def test_corrupt_manifest_fails_with_exit_1(tmp_path, capsys):
+    (tmp_path / "manifest.parquet").write_bytes(b"PAR1 this is not parquet")
+    for argv in (["manifest", "validate", str(tmp_path)], ["manifest", "stats", str(tmp_path)],
+                 ["manifest", "split", str(tmp_path), "--out", str(tmp_path / "o")]):
+        rc, _, err = run(argv, capsys)
+        assert rc == 1 and "cannot read manifest" in err, (argv, err)
