@@ -203,6 +203,8 @@ class Spider(SourceSpider):
         todo = [r for r in records if r["dicom_id"] not in self.done_ids]
         if not todo:
             return
+        body = await self.fetch(self.url(*REPORTS, "cxr-study-list.csv.gz"), optional=True)
+        self.study_paths = parse_study_list(body) if body else {}
         sums = parse_sha256sums(await self.fetch(self.url(self.project, self.version, "SHA256SUMS.txt")))
         report_sums = sums if self.project == REPORTS[0] else parse_sha256sums(await self.fetch(self.url(*REPORTS, "SHA256SUMS.txt")))
         labels, meta, split = {}, {}, {}
@@ -220,7 +222,7 @@ class Spider(SourceSpider):
 
     def build_item(self, rec, sums, report_sums, labels, meta, split) -> dict | None:
         img = image_path(rec["path"], self.project)
-        rep = report_path(rec)
+        rep = getattr(self, "study_paths", {}).get(rec["study_id"]) or report_path(rec)
         row = meta.get(rec["dicom_id"], {})
         fields = dict(patient_id=rec["subject_id"], study_id=rec["study_id"], modality="CR", body_part="chest",
                       view=row.get("ViewPosition") or None, labels=labels.get(rec["study_id"], {}),

@@ -112,7 +112,11 @@ class DownloadPipeline:
                 raw.file, raw.sha256 = relpath, res.sha256
                 raw.meta["size"] = res.size
             elif role == "text":
-                text = extract_text(Path(res.path), d.get("text_format", "plain"))
+                try:
+                    text = extract_text(Path(res.path), d.get("text_format", "plain"))
+                except (OSError, ValueError, RuntimeError) as err:  # pypdfium2.PdfiumError is a RuntimeError
+                    raw.meta["text_error"] = f"{relpath}: {err}"
+                    text = ""
                 if text.strip():
                     raw.text = text
                     raw.text_kind = d.get("text_kind", "report")

@@ -214,3 +214,37 @@ def test_cli_list_and_unknown_source():
     assert "Credentialed Health Data License" in out.stdout
     bad = subprocess.run([sys.executable, "-m", "medharvest", "crawl", "gdcc", "--out", "x"], capture_output=True, text=True, env=env)
     assert bad.returncode == 2 and "unknown source 'gdcc'; did you mean 'gdc'?" in bad.stderr
+
+
+def test_registry_lookup_and_terms(monkeypatch):
+    import types
+
+    from crawlers import registry
+    from manifests.errors import UsageError
+
+    with pytest.raises(UsageError, match="did you mean 'physionet'"):
+        registry.spider_class("physionett")
+    monkeypatch.setitem(registry.SOURCES, "ghost", "crawlers.ghost_source_not_written")
+    with pytest.raises(UsageError, match="not written yet"):
+        registry.load("ghost")
+    assert "not available" in registry.terms("ghost")
+    mod = types.ModuleType("crawlers.fake_terms")
+    mod.TERMS = "Public domain; no login."
+    mod.__doc__ = "Ignored when TERMS exists.\n\nMore."
+    monkeypatch.setitem(sys.modules, "crawlers.fake_terms", mod)
+    monkeypatch.setitem(registry.SOURCES, "fake", "crawlers.fake_terms")
+    assert registry.terms("fake") == "Public domain; no login."
+    with pytest.raises(UsageError, match="no Spider class"):
+        registry.spider_class("fake")
+    assert registry.terms("gdc").startswith("NCI Genomic Data Commons")
+
+
+def test_pdf_report_text_layer(tmp_path):
+    from crawlers.engine.pipeline import extract_text
+    from tests.crawlers.gdc_catalog import minimal_pdf
+
+    (tmp_path / "r.pdf").write_bytes(minimal_pdf("Invasive ductal carcinoma"))
+    assert "Invasive ductal carcinoma" in extract_text(tmp_path / "r.pdf", "pdf")
+    (tmp_path / "bad.pdf").write_bytes(b"%PDF-1.4 broken")
+    with pytest.raises(RuntimeError):
+        extract_text(tmp_path / "bad.pdf", "pdf")
