@@ -37,11 +37,11 @@ def serve(srv: ReplayServer, *, search_faults=None, image_faults=None, image_alw
 
 def test_openi_crawl_pages_downloads_and_writes_items(tmp_path):
     with ReplayServer(retry_after="1") as srv:
-        seen = serve(srv, search_faults=["429"],          # the first search answer is a 429 + Retry-After
+        seen = serve(srv, search_faults=["429", "html"],  # a 429 + Retry-After, then an HTML page with 200
                      image_faults={"/imgs/512/2/2/CXR2_IM-0652-1001.png": ["html", "truncate"]})
         summary = crawl("openi", tmp_path, query="normal", base_url=srv.url(),
                         options={"collection": "cxr", "page_size": 2})
-        assert srv.hits["/api/search"] == 3                # 429, page m=1..2, page m=3..3
+        assert srv.hits["/api/search"] == 4                # 429, HTML error page, page m=1..2, page m=3..3
         assert srv.hits["/imgs/512/2/2/CXR2_IM-0652-1001.png"] == 3   # HTML error page, truncated, good
     assert [(q["m"], q["n"]) for q in seen[-2:]] == [("1", "2"), ("3", "3")]
     assert seen[-1]["query"] == "normal"
