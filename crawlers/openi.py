@@ -39,6 +39,7 @@ manual MeSH coding also gives dataset labels (same mapping and image ids as the 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import posixpath
 from collections.abc import Iterable
@@ -251,13 +252,14 @@ class Spider(SourceSpider):
                          image_type=self.options.get("image_type"))
         return scrapy.Request(url, callback=self.parse, cb_kwargs={"m": m, "n": n}, dont_filter=True)
 
-    def parse(self, response, m: int = 1, n: int = PAGE_SIZE):
+    async def parse(self, response, m: int = 1, n: int = PAGE_SIZE):
         try:
             items, total = parse_search(response.body, base_url=self.base_url, coll=self.coll)
         except OpeniFormatError as err:
             # a whole page is unreadable (HTML error page with 200...): retry it, then give up loudly
             retries = response.meta.get("format_retries", 0)
             if retries < 3:
+                await asyncio.sleep(0.5 * (retries + 1))
                 yield response.request.replace(meta={**response.meta, "format_retries": retries + 1})
                 return
             raise self.fatal(f"Open-i search page m={m} unreadable after retries: {err}") from err
