@@ -10,7 +10,7 @@ val-based early stopping, same backbone) for each seed:
   to top minority classes up to ``target_ratio`` x the largest class.
 
 Every arm is evaluated on the same test split (no synthetic rows ever there). Output layout:
-``out/seed_<s>/{gan,gan_aug,<arm>/...}``, ``out/results.json``, ``out/table.md``, ``out/table.csv``,
+``out/seed_<s>/{generator,gan_aug,<arm>/...}``, ``out/results.json``, ``out/table.md``, ``out/table.csv``,
 ``out/*.png``, ``out/summary.html`` (self-contained), ``out/stats.json`` last. Finished pieces are
 skipped on re-run (resume).
 """
@@ -89,7 +89,7 @@ def _run_seed(manifest: Path, out: Path, seed: int, b: Budget, classes: list[str
     from gan.train import GanConfig, train_gan
 
     results: dict[str, dict] = {}
-    gan_dir = out / "gan"
+    gan_dir = out / "generator"
     t0 = time.perf_counter()
     if not (gan_dir / "stats.json").exists():
         gcfg = GanConfig(arch=b.gan_arch, epochs=b.gan_epochs, g_ch=b.gan_ch, d_ch=b.gan_ch, batch_size=b.batch_size,
