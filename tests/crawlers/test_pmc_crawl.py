@@ -95,3 +95,24 @@ def test_pmc_limit(tmp_path):
         crawl("pmc", tmp_path, base_url=srv.url(), limit=1)
     ok = [sid for sid, it in latest(tmp_path, "pmc").items() if it.status == "ok"]
     assert len(ok) == 1
+
+
+def test_cli_log_and_run_json_never_show_the_api_key(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    with ReplayServer() as srv:
+        calls = serve(srv, efetch_faults=["503"])      # a retried request is logged at debug level too
+        proc = subprocess.run(
+            [sys.executable, "-m", "medharvest", "-vv", "crawl", "pmc", "--out", str(tmp_path), "--base-url", srv.url(),
+             "--query", "pneumothorax", "-q"],
+            cwd=REPO, capture_output=True, text=True, timeout=150, env={**os.environ, "NCBI_API_KEY": KEY})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert any(q.get("api_key") == KEY for n, q in calls if n == "efetch")    # the key was used ...
+    assert KEY not in proc.stdout and KEY not in proc.stderr                    # ... and never printed
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            assert KEY.encode() not in path.read_bytes(), path
