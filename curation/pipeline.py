@@ -27,6 +27,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
 from pathlib import Path
 
@@ -170,7 +171,7 @@ def curate_run(
 
     timings: Counter = Counter()
     chunks = [todo[i:i + cfg.chunk] for i in range(0, len(todo), cfg.chunk)]
-    pool = ProcessPoolExecutor(max_workers=cfg.workers, initializer=worker_init) if cfg.workers > 1 and todo else None
+    pool = _Pool(cfg.workers) if cfg.workers > 1 and todo else None
     try:
         with open(journal_path, "a", encoding="utf-8") as jfh:
             for chunk in (progress(chunks) if progress else chunks):
@@ -223,13 +224,40 @@ def curate_run(
     return summary
 
 
+class _Pool:
+    """The worker pool, restartable after a worker died."""
+
+    def __init__(self, workers: int):
+        self.workers = workers
+        self.ex = ProcessPoolExecutor(max_workers=workers, initializer=worker_init)
+
+    def map(self, jobs: list[dict]):
+        return self.ex.map(image_job, jobs)
+
+    def restart(self) -> None:
+        self.ex.shutdown(wait=False, cancel_futures=True)
+        self.ex = ProcessPoolExecutor(max_workers=self.workers, initializer=worker_init)
+
+    def shutdown(self) -> None:
+        self.ex.shutdown()
+
+
+def _isolated(job: dict) -> dict:
+    with ProcessPoolExecutor(max_workers=1, initializer=worker_init) as ex:
+        try:
+            return ex.submit(image_job, job).result()
+        except BrokenProcessPool:
+            return {"status": "error", "error": f"{Path(job['path']).name}: the decoder crashed its process (malformed file?)",
+                    "quality_flags": ["unreadable"], "phi_flags": [], "seconds": {}}
+
+
 def _run_chunk(chunk, cfg: CurateConfig, out: Path, pool, jfh, timings: Counter) -> dict[str, dict]:
     jobs, job_idx = [], []
     for i, (_, item, path, _) in enumerate(chunk):
         if item.status == "ok" and path is not None:
             jobs.append({"path": str(path), "cfg": cfg, "out": str(out)})
             job_idx.append(i)
-    results = pool.map(image_job, jobs) if pool is not None else map(image_job, jobs)
+    results = pool.map(jobs) if pool is not None else map(image_job, jobs)
     # text of this chunk in the main process while the pool decodes and OCRs
     t0 = time.perf_counter()
     texts: list[str | None] = []
@@ -244,6 +272,13 @@ def _run_chunk(chunk, cfg: CurateConfig, out: Path, pool, jfh, timings: Counter)
     txt = text_columns(texts, cfg)
     timings["text"] += time.perf_counter() - t0
     imgs: list[dict | None] = [None] * len(chunk)
+    try:
+        results = list(results)
+    except BrokenProcessPool:
+        # a native decoder crashed a worker: redo this chunk one file per process, so only the
+        # culprit fails, then carry on with a fresh pool
+        results = [_isolated(job) for job in jobs]
+        pool.restart()
     for i, res in zip(job_idx, results):
         imgs[i] = res
         for k, v in res.pop("seconds", {}).items():

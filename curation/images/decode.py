@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -131,7 +132,21 @@ def decode_file(
     if not path.is_file():
         raise DecodeError(f"file '{path}' does not exist")
     fmt = sniff(path)
-    return DECODERS[fmt](path, max_pixels=max_pixels, thumbnail_size=thumbnail_size, keep_16bit=keep_16bit)
+    # decoder warnings (pydicom's "invalid VR value ...") are counted, not printed per file and not
+    # stored verbatim: their text can quote header values, i.e. identifiers
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warnings.filterwarnings("error", category=_bomb_warning())
+        dec = DECODERS[fmt](path, max_pixels=max_pixels, thumbnail_size=thumbnail_size, keep_16bit=keep_16bit)
+    if caught:
+        dec.meta["decode_warnings"] = len(caught)
+    return dec
+
+
+def _bomb_warning() -> type[Warning]:
+    from PIL import Image
+
+    return Image.DecompressionBombWarning
 
 
 def check_pixels(n_pixels: int, max_pixels: int, what: str) -> None:

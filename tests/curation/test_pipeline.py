@@ -197,3 +197,32 @@ def test_cli_labels_registers_flags(tmp_path):
     assert [r["uid"] for r in rows] == ["1", "2"]
     assert rows[0]["Pneumothorax"] == "0" and rows[0]["Cardiomegaly"] == "1"
     assert main(["curate", "labels", str(tmp_path / "missing.csv"), "--text-columns", "x", "--out", str(out)]) == 2
+
+
+from curation.jobs import image_job as _real_image_job  # noqa: E402
+
+
+def crashing_job(job: dict) -> dict:
+    """Stands in for a native decoder that segfaults on one malformed file."""
+    import os
+
+    if job["path"].endswith("b.png"):
+        os._exit(139)
+    return _real_image_job(job)
+
+
+def test_a_crashing_decoder_fails_only_its_record(tmp_path, monkeypatch):
+    import multiprocessing
+
+    if multiprocessing.get_start_method() != "fork":
+        pytest.skip("needs fork: the stand-in crashing job is patched in the parent")
+    import curation.jobs
+    import curation.pipeline
+
+    monkeypatch.setattr(curation.jobs, "image_job", crashing_job)
+    monkeypatch.setattr(curation.pipeline, "image_job", crashing_job)
+    build_store(tmp_path / "data", bad=False)
+    s = curate_run(CurateConfig(ocr=False, labels=False, workers=2), [tmp_path / "data"], tmp_path / "out")
+    rows = _rows(tmp_path / "out")
+    assert s["records"] == 5 and rows["b"]["status"] == "error" and "crashed" in rows["b"]["error"]
+    assert all(rows[k]["status"] == "ok" for k in ("a", "a_copy", "a_near", "phi"))
