@@ -42,7 +42,7 @@ class Budget:
 
 BUDGETS = {
     "small": Budget(clf_epochs=8, patience=4, gan_epochs=15, gan_ch=16),
-    "full": Budget(clf_epochs=40, patience=8, gan_epochs=100, gan_ch=16, ema_decay=0.995),
+    "full": Budget(clf_epochs=40, patience=8, gan_epochs=60, gan_ch=16, ema_decay=0.995),
 }
 
 
