@@ -110,12 +110,14 @@ class BrowserMiddleware:
         return mw
 
     # -- Scrapy hooks ---------------------------------------------------------------------------
-    def process_request(self, request, spider=None):
+    async def process_request(self, request, spider=None):
         if not request.meta.get("browser"):
             return None
+        from scrapy.utils.defer import maybe_deferred_to_future
         from twisted.internet.threads import deferToThread
 
-        return deferToThread(self.render, request)
+        # Selenium blocks: render in a worker thread so the reactor keeps serving other requests
+        return await maybe_deferred_to_future(deferToThread(self.render, request))
 
     def spider_closed(self, spider=None) -> None:
         self.close()
