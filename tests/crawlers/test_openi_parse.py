@@ -109,3 +109,21 @@ def test_paging_ranges_are_inclusive_and_stop_at_total_or_limit():
     assert url == "http://h/api/search?query=pleural+effusion&m=1&n=100&coll=cxr"
     url = openi.search_url("http://h", query="x", coll="pmc", m=101, n=200, image_type="xg")
     assert url == "http://h/api/search?query=x&m=101&n=200&coll=pmc&it=xg"
+
+
+def test_spider_items_count_against_limit_only_when_a_file_is_fetched():
+    from crawlers.webitems import to_item
+
+    spider = openi.Spider(limit=1, base_url="http://m.test")
+    ok, second = openi.parse_search(load("search_cxr_m1.json"), base_url="http://m.test")[0]
+    skipped = openi.keep(openi.parse_search(load("search_cxr_m3.json"))[0], licences.parse_filter("CC0"))[0]
+    item = to_item(spider, ok, path="cxr/a.png")
+    assert item["source_id"] == "CXR1_1_IM-0001-3001"
+    (dl,) = item["downloads"]
+    assert dl == {"url": "http://m.test/imgs/512/1/1/CXR1_1_IM-0001-3001.png", "path": "cxr/a.png", "checksum": None,
+                  "size": None, "expect": "image", "role": "file"}
+    assert item["fields"]["license"] == "CC-BY-NC-ND-4.0" and "source" not in item["fields"]
+    assert "retrieved_at" not in item["fields"]          # the pipeline stamps the time of the download
+    rec = to_item(spider, skipped, path="cxr/c.png")      # not ok: written as is, no download, no limit used
+    assert rec["downloads"] == [] and rec["fields"]["status"] == "skipped"
+    assert to_item(spider, second, path="cxr/b.png") is None   # limit reached
