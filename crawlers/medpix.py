@@ -4,8 +4,7 @@ headless Chromium; free for education/research with attribution (MedPix terms, n
 Datasheet
 ---------
 What it is
-    ~59,000 images from ~12,000 peer-reviewed teaching cases (radiology mostly, also pathology and
-    clinical photographs), each case with history, findings, differential diagnosis, diagnosis and
+    Peer-reviewed teaching cases (radiology mostly, also pathology and clinical photographs), each case with history, findings, differential diagnosis, diagnosis and
     captioned images; maintained by the U.S. National Library of Medicine.
 Access
     Public web site, no account. The site is a JavaScript application: the HTML it serves is an

@@ -4,7 +4,7 @@ Indiana chest X-rays (CC BY-NC-ND 4.0), PMC figures and MedPix images; licence p
 Datasheet
 ---------
 What it is
-    A search API over ~1.2 M images from PubMed Central figures, the Indiana University chest
+    A search API over millions of images: PubMed Central figures, the Indiana University chest
     X-ray collection (7,470 images with their radiology reports), MedPix teaching cases and others,
     run by the Lister Hill Center of the U.S. National Library of Medicine.
 Access
