@@ -4,8 +4,9 @@ headless Chromium; free for education/research with attribution (MedPix terms, n
 Datasheet
 ---------
 What it is
-    Peer-reviewed teaching cases (radiology mostly, also pathology and clinical photographs), each case with history, findings, differential diagnosis, diagnosis and
-    captioned images; maintained by the U.S. National Library of Medicine.
+    Peer-reviewed teaching cases (radiology mostly, also pathology and clinical photographs), each
+    with history, findings, differential diagnosis, diagnosis and captioned images; maintained by
+    the U.S. National Library of Medicine.
 Access
     Public web site, no account. The site is a JavaScript application: the HTML it serves is an
     empty shell and the case content is built in the browser, so this is the one source crawled
