@@ -31,6 +31,20 @@ def image_job(job: dict) -> dict:
     path = Path(job["path"])
     t0 = time.perf_counter()
     rec: dict = {"quality_flags": [], "phi_flags": [], "seconds": {}}
+    expected = job.get("sha256")
+    if expected and path.is_file():
+        import hashlib
+
+        h = hashlib.sha256()
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+        if h.hexdigest() != expected.lower():
+            rec.update(status="error", error=f"{path.name}: sha256 {h.hexdigest()[:12]}... differs from the raw item's "
+                                             f"{expected[:12]}... (file changed or corrupted since download)")
+            rec["quality_flags"].append("checksum_mismatch")
+            rec["seconds"]["decode"] = time.perf_counter() - t0
+            return rec
     try:
         if sniff(path) == "pdf":
             return pdf_job(path, rec, t0)

@@ -107,6 +107,27 @@ def _load_journal(path: Path) -> dict[str, tuple[str, dict]]:
     return done
 
 
+def _drop_partial_line(path: Path) -> None:
+    """Cut a killed run's unfinished last line, so the next appended line starts clean."""
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    with open(path, "r+b") as fh:
+        end = fh.seek(0, os.SEEK_END)
+        fh.seek(end - 1)
+        if fh.read(1) == b"\n":
+            return
+        pos = end
+        while pos > 0:  # scan back block by block for the last newline
+            start = max(0, pos - (1 << 16))
+            fh.seek(start)
+            cut = fh.read(pos - start).rfind(b"\n")
+            if cut >= 0:
+                fh.truncate(start + cut + 1)
+                return
+            pos = start
+        fh.truncate(0)
+
+
 def _to_datetime(value) -> datetime | None:
     if value is None or isinstance(value, datetime):
         return value
@@ -157,6 +178,7 @@ def curate_run(
     journal_path = out / JOURNAL
     journal_path.parent.mkdir(parents=True, exist_ok=True)
     journal = _load_journal(journal_path)
+    _drop_partial_line(journal_path)
     records: dict[str, dict] = {}
     todo: list[tuple[RawStore, RawItem, Path | None, str]] = []
     for store, item in items:
@@ -255,7 +277,7 @@ def _run_chunk(chunk, cfg: CurateConfig, out: Path, pool, jfh, timings: Counter)
     jobs, job_idx = [], []
     for i, (_, item, path, _) in enumerate(chunk):
         if item.status == "ok" and path is not None:
-            jobs.append({"path": str(path), "cfg": cfg, "out": str(out)})
+            jobs.append({"path": str(path), "cfg": cfg, "out": str(out), "sha256": item.sha256})
             job_idx.append(i)
     results = pool.map(jobs) if pool is not None else map(image_job, jobs)
     # text of this chunk in the main process while the pool decodes and OCRs

@@ -114,6 +114,17 @@ def test_rerun_resumes_and_reuses(tmp_path):
     assert resumed["reused"] == 5 and resumed["processed"] == 6
     assert read_manifest(out).to_pylist() == before
 
+    # a file that no longer matches the raw item's sha256 is an error, not silently curated
+    from manifests.raw import RawItem, RawStore
+
+    store = RawStore(tmp_path / "data", "testsrc")
+    with store:
+        store.append(RawItem("testsrc", "a_near", file="files/a_near.png", patient_id="p2", sha256="0" * 64))
+    mism = curate_run(cfg, [tmp_path / "data"], out)
+    assert mism["processed"] == 1
+    row = _rows(out)["a_near"]
+    assert row["status"] == "error" and "differs from the raw item" in row["error"] and "checksum_mismatch" in row["quality_flags"]
+
     # a changed input file is processed again; a changed config redoes everything
     import os
 
