@@ -237,3 +237,31 @@ def test_a_crashing_decoder_fails_only_its_record(tmp_path, monkeypatch):
     rows = _rows(tmp_path / "out")
     assert s["records"] == 5 and rows["b"]["status"] == "error" and "crashed" in rows["b"]["error"]
     assert all(rows[k]["status"] == "ok" for k in ("a", "a_copy", "a_near", "phi"))
+
+
+@pytest.mark.shared
+def test_volumes_slides_and_16bit_through_curate_run(tmp_path, shared):
+    from manifests.raw import RawItem, RawStore
+
+    store = RawStore(tmp_path / "data", "mixed")
+    files = {
+        "nii": shared("data", "nifti_small", "example4d.nii.gz"),
+        "svs": shared("data", "histology_wsi_small", "small_HE.svs"),
+        "wsidcm": shared("data", "histology_wsi_small", "small_dicom.dcm"),
+        "ct": shared("data", "pseudo_phi_dicom_burned_in", "2_ORIGINAL.dcm"),
+    }
+    with store:
+        for sid, p in files.items():
+            store.append(RawItem("mixed", sid, file=str(p)))  # absolute paths, as importers write them
+    store.close()
+    out = tmp_path / "out"
+    curate_run(CurateConfig(ocr=False, labels=False, keep_16bit=True, thumbnail_size=512, workers=2), [tmp_path / "data"], out)
+    rows = _rows(out)
+    assert all(r["status"] == "ok" for r in rows.values()), {k: r["error"] for k, r in rows.items()}
+    nii = rows["nii"]
+    assert json.loads(nii["meta"])["image"]["volume_shape"] == [128, 96, 24, 2] and nii["bit_depth"] == 16
+    with Image.open(out / nii["image_path"]) as im:
+        assert im.mode.startswith("I;16") and (im.width, im.height) == (nii["width"], nii["height"])
+    assert rows["svs"]["modality"] == "SM" and max(rows["svs"]["width"], rows["svs"]["height"]) == 512
+    assert rows["svs"]["bit_depth"] == 8 and rows["wsidcm"]["modality"] == "SM"
+    assert rows["ct"]["bit_depth"] == 16 and rows["ct"]["modality"] == "CT"
