@@ -31,6 +31,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 
 from crawlers.engine.integrity import (
@@ -49,7 +50,7 @@ DEFAULT_USER_AGENT = "medharvest/0.1 (+https://github.com/medharvest; mailto:med
 RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504, 522, 524})
 _SECRET_PARAMS = ("token", "key", "api_key", "apikey", "password", "passwd", "secret", "sig", "signature", "auth")
 _NET_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
-               requests.exceptions.ContentDecodingError)
+               requests.exceptions.ContentDecodingError, urllib3.exceptions.HTTPError, OSError)
 
 
 def redact_url(url: str) -> str:
@@ -355,7 +356,7 @@ class Downloader:
             with open(part, mode) as fh, _Sink(fh, hashes, threaded=big) as sink:
                 # small chunks lose little when a connection drops mid-body; big files read 1 MiB at a time
                 # and hash/write on helper threads (hashlib and file writes release the GIL)
-                for chunk in resp.iter_content(max(self.chunk_size, 1 << 20) if big else self.chunk_size):
+                for chunk in _chunks(resp, max(self.chunk_size, 1 << 20) if big else self.chunk_size):
                     if not chunk:
                         continue
                     if first:
@@ -463,6 +464,16 @@ def _fetch_in_processes(parent: Downloader, reqs: list[FileRequest], workers: in
     with mp.get_context("fork").Pool(processes, initializer=_child_init, initargs=(kwargs, workers)) as pool:
         for chunk, results in zip(chunks, pool.imap(_child_chunk, chunks)):
             yield from zip(chunk, results)
+
+
+def _chunks(resp: requests.Response, size: int) -> Iterator[bytes]:
+    """Body chunks as they arrive (``read1``): a connection cut mid-body loses no received byte."""
+    raw = resp.raw
+    if not hasattr(raw, "read1"):  # pragma: no cover - urllib3 < 2
+        yield from resp.iter_content(size)
+        return
+    while chunk := raw.read1(size):
+        yield chunk
 
 
 def _content_range(value: str | None) -> tuple[int | None, int | None]:

@@ -120,8 +120,8 @@ class ReplayServer:
                     prefix: bool = False, faults: list[str | None] | None = None) -> Route:
         route = Route(handler=fn, methods=methods, faults=list(faults or []))
         with self._lock:
-            if prefix:
-                self.prefixes.append((path, route))
+            if prefix:  # a prefix registered again replaces the old route
+                self.prefixes = [(p, r) for p, r in self.prefixes if p != path] + [(path, route)]
                 self.prefixes.sort(key=lambda pr: -len(pr[0]))
             else:
                 self.routes[path] = route

@@ -248,3 +248,18 @@ def test_pdf_report_text_layer(tmp_path):
     (tmp_path / "bad.pdf").write_bytes(b"%PDF-1.4 broken")
     with pytest.raises(RuntimeError):
         extract_text(tmp_path / "bad.pdf", "pdf")
+
+
+def test_polite_scrapy_settings():
+    from crawlers.engine.scrapy_run import settings_for
+    from crawlers.gdc import Spider as GDC
+    from crawlers.physionet import Spider as PhysioNet
+
+    remote = settings_for(PhysioNet, "/tmp/x", None)
+    assert remote["AUTOTHROTTLE_ENABLED"] and remote["DOWNLOAD_DELAY"] == PhysioNet.metadata_delay
+    assert remote["USER_AGENT"].startswith("Wget/") and remote["ROBOTSTXT_OBEY"] is False
+    assert remote["TELNETCONSOLE_ENABLED"] is False and remote["REMOTE_CONTROL_ENABLED"] is False
+    assert remote["JOBDIR"].endswith("raw/physionet/.jobdir") and remote["CONCURRENT_REQUESTS_PER_DOMAIN"] == 2
+    local = settings_for(GDC, "/tmp/x", "http://127.0.0.1:8080")
+    assert not local["AUTOTHROTTLE_ENABLED"] and local["DOWNLOAD_DELAY"] == 0
+    assert local["USER_AGENT"].startswith("medharvest/") and "mailto:" in local["USER_AGENT"]

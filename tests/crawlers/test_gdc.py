@@ -163,3 +163,17 @@ def test_bad_manifest_is_a_usage_error(tmp_path):
     bad.write_text("nope\n")
     with pytest.raises(UsageError):
         crawl("gdc", tmp_path, options={"manifest": str(bad)})
+
+
+def test_slide_download_resumes_with_range(tmp_path, monkeypatch):
+    monkeypatch.delenv("GDC_TOKEN", raising=False)
+    fake = FakeGDC(1)
+    with ReplayServer() as srv:
+        fake.serve(srv)
+        srv.add_handler("/data/", fake.data_endpoint, prefix=True, faults=["truncate"])
+        summary = crawl("gdc", tmp_path, base_url=srv.url(), options={"reports": False})
+        ranges = [h.get("Range") for _, p, h in srv.log if p.startswith("/data/")]
+    assert summary["status"] == {"ok": 1} and summary["run"]["files_resumed"] == 1
+    assert ranges[0] is None and ranges[1].startswith("bytes=") and ranges[1] != "bytes=0-"
+    it = next(iter(RawStore(tmp_path, "gdc").latest().values()))
+    assert RawStore(tmp_path, "gdc").resolve(it).read_bytes() == fake.blobs[it.source_id]
