@@ -294,12 +294,18 @@ def _load(path: Path, columns: Iterable[str]) -> tuple[pa.Table, pa.Table]:
     return table, schema_probs
 
 
+def _violations_first(problems: pa.Table) -> pa.Table:
+    """Violations before informational problems (record errors), each in check order."""
+    info = pc.is_in(problems["problem"], value_set=pa.array(sorted(INFO_PROBLEMS)))
+    return pa.concat_tables([problems.filter(pc.invert(info)), problems.filter(info)])
+
+
 def validate_table(table: pa.Table, base_dir: str | os.PathLike | None = None, *, files: bool = True) -> ValidationReport:
     """Validate an in-memory (conformed) table; files are checked when ``files`` and ``base_dir``."""
     parts = [check_table(table)]
     if files and base_dir is not None:
         parts.append(check_files(table, base_dir))
-    return ValidationReport(table.num_rows, pa.concat_tables(parts))
+    return ValidationReport(table.num_rows, _violations_first(pa.concat_tables(parts)))
 
 
 def validate_manifest(path: str | os.PathLike, *, files: bool = True) -> ValidationReport:
@@ -307,5 +313,5 @@ def validate_manifest(path: str | os.PathLike, *, files: bool = True) -> Validat
     p = resolve_manifest(path)
     table, schema_probs = _load(p, CHECKED_COLUMNS)
     report = validate_table(table, p.parent, files=files)
-    report.problems = pa.concat_tables([schema_probs, report.problems])
+    report.problems = _violations_first(pa.concat_tables([schema_probs, report.problems]))
     return report

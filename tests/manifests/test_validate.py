@@ -128,3 +128,12 @@ def test_patient_and_dup_group_leaks_across_splits():
     got = {(r["problem"], r["key"], r["detail"]) for r in report.problems.to_pylist()}
     assert got == {("patient_in_two_splits", "sample:0", "patient_id 'A' is in test, train"),
                    ("dup_group_in_two_splits", "sample:4", "dup_group 'D1' is in train, val")}
+
+
+def test_violations_are_listed_before_record_errors(tmp_path):
+    recs = make_records(tmp_path, 6)
+    for r in recs[:5]:
+        r.update(status="error", error="decode failed")
+    (tmp_path / recs[5]["image_path"]).unlink()
+    report = validate_manifest(write(tmp_path, recs))
+    assert [r["problem"] for r in report.problems.to_pylist()] == ["missing_file"] + ["record_error"] * 5
