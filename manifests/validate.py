@@ -23,8 +23,9 @@ problem                      meaning
 ``patient_in_two_splits``    a patient's records lie in more than one split (one row per patient)
 ``dup_group_in_two_splits``  a near-duplicate group lies in more than one split
 ``missing_image_path``       an ``ok`` record without ``image_path`` (file check only)
-``missing_file``             ``image_path`` does not exist (relative to the manifest's dir)
-``sha256_mismatch``          the file's sha256 differs from ``image_sha256``
+``missing_file``             an ``ok`` record's ``image_path`` does not exist (relative to the
+                             manifest's directory)
+``sha256_mismatch``          an ``ok`` record's file has another sha256 than ``image_sha256``
 ``record_error``             the record has ``status=error`` (reported, not a violation)
 ==========================  ============================================================
 """
@@ -242,7 +243,8 @@ def check_files(table: pa.Table, base_dir: str | os.PathLike, *, workers: int = 
     keys = pc.fill_null(table["key"].combine_chunks(), "")
     parts = [_problems(keys, pc.and_(pc.equal(table["status"], "ok"), _blank(table["image_path"])),
                        "image_path", "missing_image_path", "ok record without image_path")]
-    has = pc.invert(_blank(table["image_path"]))
+    # records with status error/skipped: their missing or broken file is part of their own error
+    has = pc.and_(pc.invert(_blank(table["image_path"])), pc.equal(table["status"], "ok"))
     sub = table.filter(has).select(["key", "image_path", "image_sha256"]).to_pydict()
     paths = [base / p for p in sub["image_path"]]  # per-row: we read every file anyway
     with ThreadPoolExecutor(max_workers=workers) as pool:

@@ -137,3 +137,10 @@ def test_violations_are_listed_before_record_errors(tmp_path):
     (tmp_path / recs[5]["image_path"]).unlink()
     report = validate_manifest(write(tmp_path, recs))
     assert [r["problem"] for r in report.problems.to_pylist()] == ["missing_file"] + ["record_error"] * 5
+
+
+def test_files_of_error_records_are_not_checked(tmp_path):
+    recs = make_records(tmp_path, 2)
+    recs[0].update(status="error", error="decode failed", image_path="raw/broken.dcm")
+    report = validate_manifest(write(tmp_path, recs))
+    assert report.ok and [r["problem"] for r in report.problems.to_pylist()] == ["record_error"]
