@@ -356,7 +356,7 @@ class Downloader:
             with open(part, mode) as fh, _Sink(fh, hashes, threaded=big) as sink:
                 # small chunks lose little when a connection drops mid-body; big files read 1 MiB at a time
                 # and hash/write on helper threads (hashlib and file writes release the GIL)
-                for chunk in _chunks(resp, max(self.chunk_size, 1 << 20) if big else self.chunk_size):
+                for chunk in _chunks(resp, max(self.chunk_size, 1 << 20) if big else self.chunk_size, whole=big):
                     if not chunk:
                         continue
                     if first:
@@ -466,10 +466,13 @@ def _fetch_in_processes(parent: Downloader, reqs: list[FileRequest], workers: in
             yield from zip(chunk, results)
 
 
-def _chunks(resp: requests.Response, size: int) -> Iterator[bytes]:
-    """Body chunks as they arrive (``read1``): a connection cut mid-body loses no received byte."""
+def _chunks(resp: requests.Response, size: int, *, whole: bool = False) -> Iterator[bytes]:
+    """Body chunks as they arrive (``read1``): a connection cut mid-body loses no received byte.
+
+    ``whole``: full ``size`` chunks (big files: fewer, larger writes; a cut loses < ``size`` bytes).
+    """
     raw = resp.raw
-    if not hasattr(raw, "read1"):  # pragma: no cover - urllib3 < 2
+    if whole or not hasattr(raw, "read1"):
         yield from resp.iter_content(size)
         return
     while chunk := raw.read1(size):
