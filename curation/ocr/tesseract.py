@@ -90,30 +90,71 @@ def upscale_factor(shape: tuple[int, ...], target: int = 1200) -> int:
     return min(3, max(2, int(np.ceil(target / max(side, 1) / 1.5))))
 
 
-def _run(img: np.ndarray, scale: int, name: str, psm: int, min_conf: float) -> list[Word]:
-    import pytesseract
+def _prepare(img: np.ndarray, scale: int, name: str):
+    """Upscaled + padded PIL image of one pass, or None when a binary pass kept nothing."""
     from PIL import Image
 
     if name in BINARY_PASSES and int(np.count_nonzero(img == 0)) < 12:
-        return []  # nothing survived the threshold: no text to read, skip the Tesseract call
+        return None  # nothing survived the threshold: no text to read, skip the Tesseract call
     im = Image.fromarray(img)
     if scale > 1:
         im = im.resize((im.width * scale, im.height * scale), Image.LANCZOS)
     fill = 255 if name != "plain" else int(np.median(img))
     padded = Image.new("L", (im.width + 2 * PAD, im.height + 2 * PAD), fill)
     padded.paste(im, (PAD, PAD))
-    data = pytesseract.image_to_data(padded, config=f"--psm {psm}", output_type=pytesseract.Output.DICT)
+    return padded
+
+
+def _read(image, segments: list[tuple[str, int, int]], scale: int, psm: int, min_conf: float) -> list[Word]:
+    """One Tesseract call over ``image`` made of vertical ``segments`` (pass name, top, height)."""
+    import pytesseract
+
+    data = pytesseract.image_to_data(image, config=f"--psm {psm}", output_type=pytesseract.Output.DICT)
     words = []
     for i, text in enumerate(data["text"]):
         text = (text or "").strip()
         conf = float(data["conf"][i])
         if not text or conf < min_conf or int(data["level"][i]) != 5:
             continue
+        y = int(data["top"][i])
+        seg = next(((n, t0) for n, t0, h in segments if t0 <= y < t0 + h), None)
+        if seg is None:
+            continue
+        name, t0 = seg
         left = (int(data["left"][i]) - PAD) / scale
-        top = (int(data["top"][i]) - PAD) / scale
+        top = (y - t0 - PAD) / scale
         w, h = int(data["width"][i]) / scale, int(data["height"][i]) / scale
         words.append(Word(text, max(0, int(left)), max(0, int(top)), max(1, int(round(w))), max(1, int(round(h))), conf, (name,)))
     return words
+
+
+def _run(img: np.ndarray, scale: int, name: str, psm: int, min_conf: float) -> list[Word]:
+    padded = _prepare(img, scale, name)
+    if padded is None:
+        return []
+    return _read(padded, [(name, 0, padded.height)], scale, psm, min_conf)
+
+
+def _run_stacked(imgs: list[tuple[str, np.ndarray]], scale: int, psm: int, min_conf: float) -> list[Word]:
+    """Binary passes stacked top to bottom (white gap between) and read in one Tesseract call:
+    each call costs a process start and a model load, which dominates on small images."""
+    from PIL import Image
+
+    prepared = [(n, p) for n, p in ((n, _prepare(a, scale, n)) for n, a in imgs) if p is not None]
+    if not prepared:
+        return []
+    if len(prepared) == 1:
+        n, p = prepared[0]
+        return _read(p, [(n, 0, p.height)], scale, psm, min_conf)
+    gap = 2 * PAD
+    width = max(p.width for _, p in prepared)
+    canvas = Image.new("L", (width, sum(p.height for _, p in prepared) + gap * (len(prepared) - 1)), 255)
+    segments, y = [], 0
+    for n, p in prepared:
+        canvas.paste(p, (0, y))
+        segments.append((n, y, p.height))
+        y += p.height + gap
+    return _read(canvas, segments, scale, psm, min_conf)
 
 
 def iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
@@ -150,6 +191,9 @@ def ocr_words(
     g = to_grey8(pixels)
     s = upscale_factor(g.shape) if scale is None else scale
     found: list[Word] = []
+    binary = [(name, PASSES[name](g)) for name in passes if name in BINARY_PASSES]
+    found.extend(_run_stacked(binary, s, psm, min_conf))
     for name in passes:
-        found.extend(_run(PASSES[name](g), s, name, psm, min_conf))
+        if name not in BINARY_PASSES:
+            found.extend(_run(PASSES[name](g), s, name, psm, min_conf))
     return merge_words(found)
