@@ -39,6 +39,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--device", default=None)
     ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: 1 if the CPU is busy, else all)")
     args = ap.parse_args()
     import torch
     import torch.nn.functional as F
@@ -49,10 +50,13 @@ def main() -> None:
     from gan.registry import build as build_gan
 
     dev = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    torch.set_num_threads(2)
+    from gan.distributed import auto_threads
+
+    threads = args.threads or auto_threads()
+    torch.set_num_threads(threads)
     amp = dev.type == "cuda"
     b = args.batch
-    print(f"device: {dev} ({torch.cuda.get_device_name(dev) if amp else f'{os.cpu_count()} cores, 2 threads'})  "
+    print(f"device: {dev} ({torch.cuda.get_device_name(dev) if amp else f'{os.cpu_count()} cores, {threads} threads'})  "
           f"load average: {os.getloadavg()[0]:.1f}  batch {b}  64 px")
     print(f"{'model':<34}{'img/s (wall)':>14}{'img/s (cpu)':>13}")
     pol = parse_policy("translation,cutout,brightness")
