@@ -41,7 +41,6 @@ class Connection:
 
 def _describe(err: BaseException, url: str) -> str | None:
     import httpx
-
     from label_studio_sdk.core.api_error import ApiError
 
     if isinstance(err, ApiError):
@@ -65,7 +64,6 @@ def _describe(err: BaseException, url: str) -> str | None:
 def call(conn: Connection, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """``fn(*args, **kwargs)`` with SDK/HTTP failures turned into one-sentence StageErrors."""
     import httpx
-
     from label_studio_sdk.core.api_error import ApiError
 
     try:

@@ -9,7 +9,6 @@ Images are shown either through a Local Files storage created for the manifest's
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import urllib.error
@@ -261,5 +260,3 @@ def manifest_of_project(description: str | None) -> Path | None:
     return None
 
 
-def dumps(obj: object) -> str:
-    return json.dumps(obj, sort_keys=True, default=str)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from medharvest.cli import main
 from manifests.io import read_manifest
+from medharvest.cli import main
 from tests.curation.conftest_ls import make_manifest, start_session_server, stop_session_server
 
 pytestmark = [pytest.mark.labelstudio, pytest.mark.slow,

@@ -9,10 +9,13 @@ import pytest
 from curation.labelstudio.agreement import krippendorff_alpha_nominal, project_agreement, task_agreement
 from curation.labelstudio.client import Connection
 from curation.labelstudio.interface import (
-    label_config, normalize_config, parse_result, prediction_results, same_config,
+    label_config,
+    normalize_config,
+    parse_result,
+    prediction_results,
+    same_config,
 )
-from curation.labelstudio.push import build_task, parse_filter, select_records
-from curation.labelstudio.push import PushConfig
+from curation.labelstudio.push import PushConfig, build_task, parse_filter, select_records
 from manifests.errors import UsageError
 from manifests.labels import NIH14, NIH15
 from manifests.schema import from_records
