@@ -39,8 +39,8 @@ def run_demo(cfg, out: str | Path, *, quiet: bool = False) -> dict:
     final.mkdir(parents=True, exist_ok=True)
     manifest_path, split_summary = split.split_file(curated / "manifest.parquet", final / "manifest.parquet",
                                                     split.SplitConfig(seed=cfg.seed))
-    # the split manifest points at the curated image store
-    check = validate.validate_manifest(manifest_path, files=False)
+    # the split manifest's image_path values are rebased onto the curated image store
+    check = validate.validate_manifest(manifest_path, files=True)
     st = stats.compute_file(manifest_path)
     report_path, _ = report.write_report(manifest_path, final / "report.html")
     timings["manifest_s"] = time.perf_counter() - t
@@ -49,8 +49,10 @@ def run_demo(cfg, out: str | Path, *, quiet: bool = False) -> dict:
         "sample_items": sample["items"],
         "records": curate.get("records"),
         "record_status": curate.get("status"),
-        "splits": st.get("split"),
+        "splits": st["by_split"],
+        "split_warnings": split_summary.get("warnings") or [],
         "valid": check.ok,
+        "validation": check.summary()["counts"],
         "manifest": str(manifest_path),
         "report": str(report_path),
     }
