@@ -123,8 +123,13 @@ def deny_set(values: Iterable[str]) -> frozenset[str]:
     return frozenset(_core(v).lower() for v in values if len(_core(v)) >= 2)
 
 
-def find_identifiers(words: Sequence[Word], deny: Iterable[str] = (), *, min_conf: float = 40.0) -> list[tuple[Word, str]]:
-    """(word, kind) for each word judged an identifier, line context included."""
+def find_identifiers(
+    words: Sequence[Word], deny: Iterable[str] = (), *, min_conf: float = 40.0, min_height: int = 7
+) -> list[tuple[Word, str]]:
+    """(word, kind) for each word judged an identifier, line context included.
+
+    ``min_height``: a capitalised "name" shorter than this (input pixels) is OCR reading texture.
+    """
     dset = deny_set(deny)
     flagged: list[tuple[Word, str]] = []
     for line in lines(words):
@@ -135,6 +140,8 @@ def find_identifiers(words: Sequence[Word], deny: Iterable[str] = (), *, min_con
                 kind = classify_token(reading, w.confidence, dset)
                 if kind:
                     break
+            if kind == "name" and w.height < min_height and _core(w.text).lower() not in dset:
+                kind = None  # a few-pixel "word" in anatomy texture, not legible text
             kinds.append(kind)
         # "45 Y": an age split over two words
         for i in range(len(line) - 1):

@@ -150,3 +150,10 @@ def test_scanned_pdf_report_to_text(tmp_path):
     junk.write_bytes(b"%PDF-1.4 not really")
     with pytest.raises(PdfError, match="cannot open"):
         ocr_pdf(junk)
+
+
+def test_tiny_texture_words_are_not_names():
+    words = [w("TENS", 65, top=180, width=13, height=5), w("KAUFMAN", 1, top=0, width=72, height=11)]
+    found = {x.text for x, _ in find_identifiers(words)}
+    assert found == {"KAUFMAN"}
+    assert {x.text for x, _ in find_identifiers(words, deny=["TENS"])} == {"KAUFMAN", "TENS"}
