@@ -20,8 +20,9 @@ autoindex listings (CRLF) can be parsed with :func:`parse_autoindex` for browsin
 consulted: these are authenticated dataset downloads, not crawling of public pages. Rate: 2 req/s,
 4 connections (PhysioNet asks heavy users to be gentle).
 
-Options (``--option key=value`` / config): ``project`` = ``mimic-cxr-jpg`` (default) | ``mimic-cxr``.
-``--query`` filters record paths by prefix (e.g. ``files/p10/``).
+Options (``--option key=value`` / config): ``project`` = ``mimic-cxr-jpg`` (default) | ``mimic-cxr``;
+``browse=<dir>`` lists one directory of the project (nginx autoindex) into ``listing.json`` instead of
+downloading. ``--query`` filters record paths by prefix (e.g. ``files/p10/``).
 
 Citation: Johnson AEW, Pollard TJ, Berkowitz SJ, et al. MIMIC-CXR, a de-identified publicly available
 database of chest radiographs with free-text reports. Sci Data 6, 317 (2019); Johnson AEW et al.
@@ -191,8 +192,27 @@ class Spider(SourceSpider):
     async def start(self):
         import scrapy
 
+        if self.options.get("browse") is not None:
+            path = str(self.options["browse"]).strip("/")
+            yield scrapy.Request(self.url(self.project, self.version, path + "/" if path else ""), callback=self.parse_listing,
+                                 dont_filter=True, meta={"handle_httpstatus_list": [401, 403, 404]})
+            return
         yield scrapy.Request(self.url(*REPORTS, "cxr-record-list.csv.gz"), callback=self.parse_records,
                              dont_filter=True, meta={"handle_httpstatus_list": [401, 403, 404]})
+
+    def parse_listing(self, response):
+        """``browse``: write the directory's entries to ``<store>/listing.json`` (no items)."""
+        import dataclasses
+        from pathlib import Path
+
+        from manifests.io import write_json_atomic
+
+        if response.status != 200:
+            raise self.fatal(error_hint(response.status, b"") or f"HTTP {response.status} for {response.url}")
+        entries = [dataclasses.asdict(e) for e in parse_autoindex(response.body)]
+        root = Path(self.settings.get("MEDHARVEST_OUT")) / "raw" / self.name
+        write_json_atomic(root / "listing.json", {"url": response.url, "entries": entries})
+        return []
 
     async def parse_records(self, response):
         if response.status != 200:

@@ -166,3 +166,16 @@ def test_resume_with_verify_refetches_a_damaged_file(tmp_path, creds):
     assert path.read_bytes() == fake.images[rel]
     ok_lines = [it.source_id for it in store.iter_items() if it.status == "ok"]
     assert ok_lines.count(victim.source_id) == 2 and len(store.latest()) == 3
+
+
+@pytest.mark.shared
+def test_browse_lists_an_autoindex_directory(tmp_path, creds, shared):
+    listing = (shared(*FIX) / "files_index_mimiciii_1.4_autoindex.html").read_bytes()
+    with ReplayServer() as srv:
+        srv.add("/mimic-cxr-jpg/2.1.0/files/", listing, content_type="text/html")
+        srv.gate = physionet_tree.physionet_gate()
+        summary = crawl("physionet", tmp_path, base_url=srv.url(), options={"browse": "files"})
+    assert summary["items"] == 0
+    out = json.loads((tmp_path / "raw" / "physionet" / "listing.json").read_text())
+    names = {e["name"]: e for e in out["entries"]}
+    assert names["CHARTEVENTS.csv.gz"]["size"] == 4287004212 and len(names) > 20
