@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from curation.pipeline import CurateConfig
 
-#: Image formats whose pixels may carry burned-in text (slides and volumes are not OCR'd).
-OCR_FORMATS = frozenset({"dicom", "png", "jpeg", "tiff", "bmp", "gif", "webp", "raster", "mpo", "jpeg2000"})
+#: Decoded formats not scanned for burned-in text: slide thumbnails and volume slices carry none.
+NO_OCR_FORMATS = frozenset({"slide", "dicom-wsi", "nifti"})
 
 
 def image_job(job: dict) -> dict:
@@ -59,7 +59,8 @@ def image_job(job: dict) -> dict:
     pixels = to_display(dec.pixels, keep_16bit=cfg.keep_16bit)
     rec["phi_flags"].extend(dec.header_phi)
     ocr_info: dict = {}
-    if cfg.ocr and dec.format in OCR_FORMATS:
+    residual_error = None
+    if cfg.ocr and dec.format not in NO_OCR_FORMATS:
         from curation.ocr.phi_scan import PhiScanConfig, scan_and_redact
 
         res = scan_and_redact(pixels, dec.deny, PhiScanConfig(passes=cfg.ocr_passes, verify=cfg.verify, workers=1),
@@ -73,13 +74,15 @@ def image_job(job: dict) -> dict:
             rec["quality_flags"].append("phi_in_pixels")
         if res.verified_clean is False:
             rec["quality_flags"].append("phi_residual")
+            residual_error = (f"{path.name}: identifiers still found in the pixels after redaction "
+                              f"({len(res.residual)} box(es)); the image needs a human look")
         ocr_info = {"identifier_boxes": len(res.boxes), "redacted": res.redacted, "verified_clean": res.verified_clean}
     rec["seconds"]["ocr"] = time.perf_counter() - t1
     t2 = time.perf_counter()
     rec["quality_flags"].extend(quality_flags(pixels, QualityConfig(min_side=cfg.min_side, max_aspect=cfg.max_aspect)))
     rel, sha = store_png(pixels, job["out"], compress_level=cfg.png_compress_level)
     rec.update(
-        status="ok", error=None, image_path=rel, image_sha256=sha, phash=phash_hex(pixels),
+        status="error" if residual_error else "ok", error=residual_error, image_path=rel, image_sha256=sha, phash=phash_hex(pixels),
         width=int(pixels.shape[1]), height=int(pixels.shape[0]), bit_depth=16 if pixels.dtype.itemsize == 2 else 8,
         modality=dec.modality, body_part=dec.body_part, view=dec.view, header_patient_id=dec.patient_id,
         deny=list(dec.deny),  # header identifiers: used on the text in memory, never stored
