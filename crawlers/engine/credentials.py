@@ -9,6 +9,11 @@ import netrc
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import requests
+
+_SECRET_PARAMS = ("token", "key", "api_key", "apikey", "password", "passwd", "secret", "sig", "signature", "auth")
 
 
 @dataclass(frozen=True)
@@ -54,3 +59,26 @@ def present() -> dict[str, bool]:
         "gdc_token": token("GDC_TOKEN", "GDC_TOKEN_FILE") is not None,
         "ncbi_api_key": bool(os.environ.get("NCBI_API_KEY")),
     }
+
+
+def redact_url(url: str) -> str:
+    """``url`` without user:password and with credential-like query values masked."""
+    parts = urlsplit(url)
+    netloc = parts.hostname or ""
+    if parts.port:
+        netloc += f":{parts.port}"
+    query = urlencode([(k, "***" if any(s in k.lower() for s in _SECRET_PARAMS) else v)
+                       for k, v in parse_qsl(parts.query, keep_blank_values=True)])
+    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+
+
+class SecretSafeSession(requests.Session):
+    """A session that drops secret headers (not only ``Authorization``) on a redirect to another host."""
+
+    secret_names: tuple[str, ...] = ()
+
+    def rebuild_auth(self, prepared_request, response):
+        super().rebuild_auth(prepared_request, response)
+        if urlsplit(prepared_request.url).netloc != urlsplit(response.request.url).netloc:
+            for name in self.secret_names:
+                prepared_request.headers.pop(name, None)

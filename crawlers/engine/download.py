@@ -28,12 +28,13 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 
+from crawlers.engine.credentials import SecretSafeSession, redact_url
 from crawlers.engine.integrity import (
     Hashes,
     content_disposition_filename,
@@ -48,20 +49,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_USER_AGENT = "medharvest/0.1 (+https://github.com/medharvest; mailto:medharvest@example.org)"
 RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504, 522, 524})
-_SECRET_PARAMS = ("token", "key", "api_key", "apikey", "password", "passwd", "secret", "sig", "signature", "auth")
 _NET_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
                requests.exceptions.ContentDecodingError, urllib3.exceptions.HTTPError, OSError)
-
-
-def redact_url(url: str) -> str:
-    """``url`` without user:password and with credential-like query values masked."""
-    parts = urlsplit(url)
-    netloc = parts.hostname or ""
-    if parts.port:
-        netloc += f":{parts.port}"
-    query = urlencode([(k, "***" if any(s in k.lower() for s in _SECRET_PARAMS) else v)
-                       for k, v in parse_qsl(parts.query, keep_blank_values=True)])
-    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 
 @dataclass(frozen=True)
@@ -94,18 +83,6 @@ class FileResult:
     @property
     def ok(self) -> bool:
         return self.status == "ok"
-
-
-class _Session(requests.Session):
-    """A session that drops secret headers (not only ``Authorization``) on a redirect to another host."""
-
-    secret_names: tuple[str, ...] = ()
-
-    def rebuild_auth(self, prepared_request, response):
-        super().rebuild_auth(prepared_request, response)
-        if urlsplit(prepared_request.url).netloc != urlsplit(response.request.url).netloc:
-            for name in self.secret_names:
-                prepared_request.headers.pop(name, None)
 
 
 class DownloadError(Exception):
@@ -172,7 +149,7 @@ class Downloader:
         """This thread's pooled session (keep-alive per host)."""
         s = getattr(self._local, "session", None)
         if s is None:
-            s = _Session()
+            s = SecretSafeSession()
             s.secret_names = tuple(self.secret_headers)
             adapter = HTTPAdapter(pool_connections=16, pool_maxsize=max(4, self.per_host), max_retries=0)
             s.mount("http://", adapter)
@@ -259,7 +236,9 @@ class Downloader:
         per-host concurrency and rate are divided between the processes.
         """
         if processes > 1:
-            yield from _fetch_in_processes(self, list(reqs), workers, processes)
+            from crawlers.engine.pool import fetch_in_processes
+
+            yield from fetch_in_processes(self, list(reqs), workers, processes)
             return
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="medharvest-dl") as pool:
             futures = {pool.submit(self.fetch, r): r for r in reqs}
@@ -437,33 +416,6 @@ class _Sink:
             t.join()
         if self.errors and exc[0] is None:
             raise self.errors[0]
-
-
-_CHILD: tuple[Downloader, ThreadPoolExecutor] | None = None
-
-
-def _child_init(kwargs: dict, workers: int) -> None:
-    global _CHILD  # one downloader + one long-lived thread pool per worker process (keep-alive survives chunks)
-    _CHILD = (Downloader(**kwargs), ThreadPoolExecutor(max_workers=workers, thread_name_prefix="medharvest-dl"))
-
-
-def _child_chunk(chunk: list[FileRequest]) -> list[FileResult]:
-    downloader, pool = _CHILD
-    return list(pool.map(downloader.fetch, chunk))
-
-
-def _fetch_in_processes(parent: Downloader, reqs: list[FileRequest], workers: int, processes: int):
-    import multiprocessing as mp
-
-    kwargs = dict(parent._init_kwargs)
-    kwargs["per_host"] = max(1, parent.per_host // processes)
-    if kwargs.get("rate"):
-        kwargs["rate"] = kwargs["rate"] / processes
-    size = max(1, workers * 8)
-    chunks = [reqs[i:i + size] for i in range(0, len(reqs), size)]
-    with mp.get_context("fork").Pool(processes, initializer=_child_init, initargs=(kwargs, workers)) as pool:
-        for chunk, results in zip(chunks, pool.imap(_child_chunk, chunks)):
-            yield from zip(chunk, results)
 
 
 def _chunks(resp: requests.Response, size: int, *, whole: bool = False) -> Iterator[bytes]:
