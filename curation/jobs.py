@@ -89,8 +89,27 @@ def image_job(job: dict) -> dict:
         image_meta={"format": dec.format, **dec.meta, **({"ocr": ocr_info} if ocr_info else {}),
                     "phash256": phash_hex(pixels, hash_size=16)},
     )
+    if cfg.wsi_tiles and dec.format in ("slide", "dicom-wsi"):
+        rec["image_meta"]["tiles"] = _store_tiles(path, cfg, job["out"])
     rec["seconds"]["store"] = time.perf_counter() - t2
     return rec
+
+
+def _store_tiles(path: Path, cfg: CurateConfig, out: str) -> list[dict] | dict:
+    """Tissue tiles of a whole-slide image into the store: ``[{x, y, magnification, image_path}]``."""
+    from curation.images.errors import DecodeError
+    from curation.images.store import store_png
+    from curation.images.wsi import wsi_tiles
+
+    tiles = []
+    try:
+        for (x, y), tile in wsi_tiles(path, magnification=cfg.wsi_magnification, tile_size=cfg.wsi_tile_size,
+                                      max_tiles=cfg.wsi_tiles):
+            rel, _ = store_png(tile, out, compress_level=cfg.png_compress_level)
+            tiles.append({"x": x, "y": y, "magnification": cfg.wsi_magnification, "image_path": rel})
+    except DecodeError as err:  # e.g. a DICOM-WSI OpenSlide cannot open: the thumbnail stands alone
+        return {"error": str(err)}
+    return tiles
 
 
 def pdf_job(path: Path, rec: dict, t0: float) -> dict:

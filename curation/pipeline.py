@@ -52,6 +52,9 @@ class CurateConfig:
     keep_16bit: bool = False          # keep >8-bit grey images as 16-bit PNG
     max_pixels: int = 89_478_485      # PIL's decompression-bomb limit
     thumbnail_size: int = 1024        # whole-slide thumbnails: longest side
+    wsi_tiles: int = 0                # whole-slide images: also store up to N tissue tiles (in meta)
+    wsi_magnification: float = 5.0    # ... cut at this objective magnification
+    wsi_tile_size: int = 512
     near_dup_threshold: int = 6       # 64-bit pHash Hamming distance: near-duplicate candidates
     near_dup_fine_threshold: int = 10  # 256-bit pHash distance that confirms a candidate
     min_side: int = 32

@@ -33,6 +33,8 @@ def register(sub) -> None:
     r.add_argument("--scrub", action=argparse.BooleanOptionalAction, default=None, help="scrub identifiers from text")
     r.add_argument("--keep-16bit", action=argparse.BooleanOptionalAction, default=None, help="keep >8-bit grey images as 16-bit PNG")
     r.add_argument("--near-dup-threshold", type=int, metavar="BITS", help="pHash Hamming distance of near duplicates (default 6)")
+    r.add_argument("--wsi-tiles", type=int, metavar="N", help="also store up to N tissue tiles per whole-slide image")
+    r.add_argument("--wsi-magnification", type=float, metavar="X", help="objective magnification of those tiles (default 5)")
     r.add_argument("--workers", type=int, metavar="N", help="worker processes for decode + OCR (default 2)")
     add_common(r)
     r.set_defaults(func=_run)
@@ -69,7 +71,8 @@ def _run(args) -> int:
     from medharvest.output import progress, summary_table
     from medharvest.runinfo import write_run_json
 
-    flags = {k: getattr(args, k) for k in ("ocr", "redact", "labels", "scrub", "keep_16bit", "near_dup_threshold", "workers")}
+    flags = {k: getattr(args, k) for k in ("ocr", "redact", "labels", "scrub", "keep_16bit", "near_dup_threshold", "wsi_tiles",
+                                      "wsi_magnification", "workers")}
     cfg = resolve(CurateConfig, toml=load_toml(args.config, "curate"), flags=flags)
     summary = curate_run(
         cfg, args.raw_dirs, args.out,

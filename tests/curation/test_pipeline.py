@@ -255,7 +255,8 @@ def test_volumes_slides_and_16bit_through_curate_run(tmp_path, shared):
             store.append(RawItem("mixed", sid, file=str(p)))  # absolute paths, as importers write them
     store.close()
     out = tmp_path / "out"
-    curate_run(CurateConfig(ocr=False, labels=False, keep_16bit=True, thumbnail_size=512, workers=2), [tmp_path / "data"], out)
+    curate_run(CurateConfig(ocr=False, labels=False, keep_16bit=True, thumbnail_size=512, workers=2, wsi_tiles=2,
+                            wsi_magnification=10.0, wsi_tile_size=128), [tmp_path / "data"], out)
     rows = _rows(out)
     assert all(r["status"] == "ok" for r in rows.values()), {k: r["error"] for k, r in rows.items()}
     nii = rows["nii"]
@@ -264,4 +265,8 @@ def test_volumes_slides_and_16bit_through_curate_run(tmp_path, shared):
         assert im.mode.startswith("I;16") and (im.width, im.height) == (nii["width"], nii["height"])
     assert rows["svs"]["modality"] == "SM" and max(rows["svs"]["width"], rows["svs"]["height"]) == 512
     assert rows["svs"]["bit_depth"] == 8 and rows["wsidcm"]["modality"] == "SM"
+    tiles = json.loads(rows["svs"]["meta"])["image"]["tiles"]
+    assert len(tiles) == 2 and all(t["magnification"] == 10.0 for t in tiles)
+    with Image.open(out / tiles[0]["image_path"]) as im:
+        assert im.size == (128, 128)
     assert rows["ct"]["bit_depth"] == 16 and rows["ct"]["modality"] == "CT"
