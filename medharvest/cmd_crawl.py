@@ -36,6 +36,8 @@ def register(sub) -> None:
     p.add_argument("--fresh", action="store_true", help="delete DIR/raw/SOURCE first and start over")
     p.add_argument("--manifest", metavar="FILE", help="gdc: download the files of a GDC portal manifest")
     p.add_argument("--workers", type=int, help="download threads (default 8)")
+    p.add_argument("--licences", metavar="LIST",
+                   help="keep only these licence families, e.g. CC-BY,CC-BY-SA,CC0,PD (wikimedia, openi, pmc)")
     p.add_argument("--option", action="append", type=_option, default=[], metavar="KEY=VALUE",
                    help="source option, e.g. project=mimic-cxr, include='sub-*/anat/*.nii.gz' (repeatable)")
     add_common(p)
@@ -69,6 +71,8 @@ def run(args) -> int:
     options = {**toml.pop("options", {}), **dict(args.option)}
     if args.manifest:
         options["manifest"] = args.manifest
+    if args.licences:
+        options["licences"] = args.licences
     cfg = resolve(CrawlConfig, toml=toml, flags={"query": args.query, "limit": args.limit, "base_url": args.base_url,
                                                   "workers": args.workers, "options": options or None})
     start = time.perf_counter()

@@ -106,7 +106,7 @@ def test_cli_crawl_wikimedia_with_base_url_limit_and_licences(tmp_path):
         serve(srv)
         proc = subprocess.run(
             [sys.executable, "-m", "medharvest", "crawl", "wikimedia", "--out", str(tmp_path), "--base-url", srv.url(),
-             "--query", "Category:Chest radiographs", "--limit", "2", "--option", "licences=CC-BY-SA,PD", "-q"],
+             "--query", "Category:Chest radiographs", "--limit", "2", "--licences", "CC-BY-SA,PD", "-q"],
             cwd=REPO, capture_output=True, text=True, timeout=150)
     assert proc.returncode == 0, proc.stderr
     items = latest(tmp_path, "wikimedia")
