@@ -143,6 +143,11 @@ def find_identifiers(
             if kind == "name" and w.height < min_height and _core(w.text).lower() not in dset:
                 kind = None  # a few-pixel "word" in anatomy texture, not legible text
             kinds.append(kind)
+        # "12 MAR 2015", "Jan 5, 2012": a date split over two or three words
+        for n in (3, 2):
+            for i in range(len(line) - n + 1):
+                if _DATE_MON.match("".join(_core(x.text) for x in line[i:i + n])):
+                    kinds[i:i + n] = ["date"] * n
         # "45 Y": an age split over two words
         for i in range(len(line) - 1):
             if _core(line[i].text).isdigit() and _AGE_UNIT.match(_core(line[i + 1].text)):

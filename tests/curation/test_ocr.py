@@ -43,6 +43,9 @@ def test_line_context_flags_banner_words_but_not_labels():
     assert ("07.22.1943", "date") in found and ("[M]", "other") in found
     assert ("SMITH", "name") in found and ("JOHN", "name") in found
     assert ("45", "age") in found and ("Y", "age") in found
+    split_date = [w("12", 5, top=100, width=20), w("MAR", 30, top=100), w("2015", 75, top=100)]
+    assert {k for _, k in find_identifiers(split_date)} == {"date"}
+    assert {k for _, k in find_identifiers([w("Jan", 5, top=130), w("5,", 50, top=130, width=15), w("2012", 70, top=130)])} == {"date"}
     assert not any(t in ("DOB:", "Portable") for t, _ in found)
 
 
