@@ -63,11 +63,12 @@ def make_manifest(folder: Path, n: int = 6, *, source: str = "lstest", width: in
 # URL / user / password / token are what the tests use; SIGINT (Ctrl-C) stops it at the end.
 
 import os  # noqa: E402
+import queue  # noqa: E402
 import re  # noqa: E402
-import selectors  # noqa: E402
 import signal  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
+import threading  # noqa: E402
 import time  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 
@@ -94,17 +95,23 @@ class ServedLabelStudio:
 
 
 def _read_until_ready(proc: subprocess.Popen, deadline: float) -> tuple[dict, list[str]]:
-    sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ)
+    """Read the serve command's stdout (in a thread: a buffered pipe and select() do not mix)."""
+    lines_q: queue.Queue = queue.Queue()
+
+    def pump() -> None:
+        for line in proc.stdout:
+            lines_q.put(line)
+        lines_q.put(None)
+
+    threading.Thread(target=pump, daemon=True).start()
     lines: list[str] = []
     found: dict = {}
     while time.monotonic() < deadline:
-        if not sel.select(timeout=1.0):
-            if proc.poll() is not None:
-                break
+        try:
+            line = lines_q.get(timeout=1.0)
+        except queue.Empty:
             continue
-        line = proc.stdout.readline()
-        if not line:
+        if line is None:
             break
         lines.append(line.rstrip())
         for name, pattern in (("url", r"running at (\S+)"), ("username", r"user:\s+(\S+)"),
@@ -168,5 +175,3 @@ def stop_session_server() -> int | None:
         os.killpg(server.proc.pid, signal.SIGKILL)
         server.proc.wait(timeout=30)
         raise
-    finally:
-        server.proc.stdout.close()

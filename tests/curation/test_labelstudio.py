@@ -9,8 +9,13 @@ from pathlib import Path
 import pytest
 
 from manifests.io import read_manifest
+from manifests.labels import NIH15
 from medharvest.cli import main
-from tests.curation.conftest_ls import make_manifest, start_session_server, stop_session_server
+from tests.curation.conftest_ls import (
+    make_manifest,
+    start_session_server,
+    stop_session_server,
+)
 
 pytestmark = [pytest.mark.labelstudio, pytest.mark.slow,
               pytest.mark.filterwarnings("ignore::DeprecationWarning:label_studio_sdk")]
@@ -312,3 +317,47 @@ def test_task_page_renders_its_image_in_headless_chromium(pushed, ls_server, tmp
         assert region.max() > 200  # the bright square of the test image is on screen
     finally:
         driver.quit()
+
+
+def test_push_with_image_url_base_and_filter(pushed, ls_server, ls_client):
+    argv = ["annotate", "push", str(pushed["manifest"]), "--project", "by-url", "-q", *_creds(ls_server),
+            "--image-url-base", "http://127.0.0.1:9/store/", "--filter", "label:Mass=positive"]
+    assert main(argv) == 0
+    tasks = _tasks(ls_client, _project(ls_client, "by-url").id)
+    assert [t.data["key"] for t in tasks] == ["lstest:00000"]
+    assert tasks[0].data["image"] == "http://127.0.0.1:9/store/" + tasks[0].data["image_path"]
+
+
+def test_sample_dataset_curated_manifest_round_trip(ls_server, ls_client, tmp_path):
+    """The toolkit's own path: ``sample`` -> ``curate run`` -> ``annotate push`` -> ``annotate pull``."""
+    import subprocess
+    import sys
+
+    def run(*args: str) -> None:
+        proc = subprocess.run([sys.executable, "-m", "medharvest", *args], capture_output=True, text=True, timeout=300)
+        if proc.returncode == 2 and "unknown choice" in proc.stderr:
+            pytest.skip(f"'medharvest {args[0]}' is not available: {proc.stderr.strip()}")
+        assert proc.returncode == 0, proc.stderr
+
+    run("sample", "--out", str(tmp_path / "data"), "--n", "20", "--size", "64", "-q")
+    run("curate", "run", str(tmp_path / "data"), "--out", str(tmp_path / "cur"), "--no-ocr", "--workers", "1", "-q")
+    manifest = tmp_path / "cur" / "manifest.parquet"
+    assert main(["annotate", "push", str(manifest), "--project", "sample", "--limit", "8", "-q", *_creds(ls_server)]) == 0
+    tasks = _tasks(ls_client, _project(ls_client, "sample").id)
+    assert len(tasks) == 8
+    records = {r["key"]: r for r in read_manifest(manifest).to_pylist()}
+    for t in tasks:
+        rec = records[t.data["key"]]
+        assert t.data["image_path"] == rec["image_path"] and t.data["text"] == (rec["text"] or "")
+        nih = [x for x in rec["labels"] if x["state"] in ("positive", "uncertain") and x["finding"] in NIH15]
+        if nih:  # predictions carry the label source and the stage version
+            assert {p.model_version for p in t.predictions} >= {f"{nih[0]['label_source']}@{rec['stage_version']}"}
+    ls_client.annotations.create(id=tasks[0].id, result=[_choices("findings", "Hernia")])
+    out = tmp_path / "pulled.parquet"
+    assert main(["annotate", "pull", "--project", "sample", "--out", str(out), "-q", *_creds(ls_server)]) == 0
+    pulled = {r["key"]: r for r in read_manifest(out).to_pylist()}
+    assert set(pulled) == set(records)  # base order and rows kept, nothing dropped
+    hernia = [x for x in pulled[tasks[0].data["key"]]["labels"] if x["label_source"] == "human" and x["state"] == "positive"]
+    assert [x["finding"] for x in hernia] == ["Hernia"]
+    untouched = [k for k in records if k != tasks[0].data["key"]]
+    assert all(pulled[k]["labels"] == records[k]["labels"] for k in untouched)

@@ -6,7 +6,11 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from curation.labelstudio.agreement import krippendorff_alpha_nominal, project_agreement, task_agreement
+from curation.labelstudio.agreement import (
+    krippendorff_alpha_nominal,
+    project_agreement,
+    task_agreement,
+)
 from curation.labelstudio.client import Connection
 from curation.labelstudio.interface import (
     label_config,
@@ -15,7 +19,12 @@ from curation.labelstudio.interface import (
     prediction_results,
     same_config,
 )
-from curation.labelstudio.push import PushConfig, build_task, parse_filter, select_records
+from curation.labelstudio.push import (
+    PushConfig,
+    build_task,
+    parse_filter,
+    select_records,
+)
 from manifests.errors import UsageError
 from manifests.labels import NIH14, NIH15
 from manifests.schema import from_records
