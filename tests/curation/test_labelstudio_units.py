@@ -146,3 +146,29 @@ def test_connection_from_flags_or_environment(monkeypatch):
     assert Connection.resolve("http://h:1", "flag").token == "flag"
     with pytest.raises(UsageError, match="http://"):
         Connection.resolve("ftp://h", "t")
+
+
+def test_server_credentials_are_created_once_and_private(tmp_path):
+    import stat
+
+    from curation.labelstudio.server import CREDENTIALS_FILE, free_port, load_or_create_credentials
+
+    creds, created = load_or_create_credentials(tmp_path / "ls")
+    assert created and len(creds.token) == 40 and creds.password
+    again, created_again = load_or_create_credentials(tmp_path / "ls")
+    assert again == creds and not created_again  # a restart keeps the user's token valid
+    mode = stat.S_IMODE((tmp_path / "ls" / CREDENTIALS_FILE).stat().st_mode)
+    assert mode == 0o600
+    assert 0 < free_port() < 65536
+
+
+def test_annotate_cli_usage_errors_exit_2(tmp_path, capsys, monkeypatch):
+    from medharvest.cli import main
+
+    monkeypatch.delenv("LABEL_STUDIO_API_KEY", raising=False)
+    assert main(["annotate", "push", str(tmp_path / "missing"), "--project", "p", "--token", "t"]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["annotate", "pull", "--project", "p", "--out", str(tmp_path / "o.parquet")]) == 2
+    assert "LABEL_STUDIO_API_KEY" in capsys.readouterr().err
+    assert main(["annotate", "push", str(tmp_path), "--project", "p", "--token", "t", "--limit", "0"]) == 2
+    assert "--limit" in capsys.readouterr().err
