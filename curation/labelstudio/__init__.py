@@ -14,5 +14,14 @@ Public API:
 * :func:`~curation.labelstudio.pull.pull` with :class:`~curation.labelstudio.pull.PullConfig`;
 * :func:`~curation.labelstudio.interface.label_config` — the labeling config from the vocabulary.
 
-Modules import the SDK lazily; importing this package is cheap.
+Command line (``medharvest/cmd_annotate.py``)::
+
+    medharvest annotate serve --data-dir ls-data --document-root .     # prints URL, user, token
+    export LABEL_STUDIO_URL=http://127.0.0.1:8080 LABEL_STUDIO_API_KEY=<token>
+    medharvest annotate push data/curated --project chest --filter split=train --limit 200
+    medharvest annotate pull --project chest --out data/annotated/manifest.parquet
+
+Label Studio itself is not a dependency: it runs as ``uv tool install label-studio==1.23.2``
+(:mod:`~curation.labelstudio.server` installs it on first use). Modules import the SDK lazily;
+importing this package is cheap.
 """
