@@ -70,7 +70,7 @@ def _fmt(s: dict) -> str:
     return "n/a" if s["mean"] is None else f"{s['mean']:.3f} ± {s['std']:.3f}"
 
 
-def table_rows(agg: dict, metric: str = "auroc") -> tuple[list[str], list[list[str]]]:
+def table_rows(agg: dict, metric: str = "auroc", *, summary: bool = True) -> tuple[list[str], list[list[str]]]:
     arms = list(agg["arms"])
     header = ["class", "train n (real)", *arms]
     rows = []
@@ -78,8 +78,9 @@ def table_rows(agg: dict, metric: str = "auroc") -> tuple[list[str], list[list[s
         name = f"**{c}** (minority)" if c in agg["minority"] else c
         rows.append([name, str(agg.get("train_counts", {}).get(c, "")),
                      *[_fmt(agg["arms"][a]["per_class"][c][metric]) for a in arms]])
-    for label, key in (("macro AUROC", "macro_auroc"), ("**minority macro AUROC**", "minority_macro_auroc"),
-                       ("macro F1", "macro_f1"), ("balanced accuracy", "balanced_accuracy")):
+    summaries = (("macro AUROC", "macro_auroc"), ("**minority macro AUROC**", "minority_macro_auroc"),
+                 ("macro F1", "macro_f1"), ("balanced accuracy", "balanced_accuracy")) if summary else ()
+    for label, key in summaries:
         rows.append([label, "", *[_fmt(agg["arms"][a][key]) for a in arms]])
     return header, rows
 
@@ -153,7 +154,7 @@ def write_report(agg: dict, info: dict, out: str | Path) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     agg = {**agg, "train_counts": {c: v["train"] for c, v in info.get("split_counts", {}).items()}}
     header, rows = table_rows(agg, "auroc")
-    f1_header, f1_rows = table_rows(agg, "f1")
+    f1_header, f1_rows = table_rows(agg, "f1", summary=False)
     text = verdict(agg)
     md = (f"# Augmentation study\n\n{text}\n\nTest AUROC per class (mean ± std over {info.get('seeds')} seeds; "
           f"**bold** = minority):\n\n{_markdown(header, rows)}\nTest F1 per class:\n\n{_markdown(f1_header, f1_rows)}")

@@ -100,7 +100,7 @@ def _run_seed(manifest: Path, out: Path, seed: int, b: Budget, classes: list[str
     if not aug_manifest.exists():
         gan_augmented_manifest(manifest, gan_dir / "checkpoint.pt", out / "gan_aug", target_ratio=b.target_ratio,
                                seed=seed, classes=classes)
-    timings.setdefault("gan", []).append(time.perf_counter() - t0)
+    timings.setdefault("generator", []).append(time.perf_counter() - t0)
     for arm in ARMS:
         arm_dir = out / arm
         metrics_path = arm_dir / "eval" / "metrics.json"
