@@ -1,8 +1,8 @@
 """The feature extractor behind FID / KID / precision-recall: a FIXED RANDOM-INIT conv net.
 
-``medharvest-randconv64-v1``: 4 conv layers (3x3, stride 2; 32-64-128-128 channels; ReLU), global
-average pooling -> 128 features, weights drawn from ``torch.manual_seed(0)`` with PyTorch's default
-init and never trained. It works offline (no Inception download) and is identical everywhere;
+``medharvest-randconv64-v2``: 4 conv layers (3x3, stride 2; 32-64-128-128 channels; ReLU), global
+average pooling -> 128 features, weights drawn from ``torch.manual_seed(0)`` with He (Kaiming
+normal, fan-in) init so activations keep their scale through depth, biases 0, never trained. It works offline (no Inception download) and is identical everywhere;
 random conv features are known to track image statistics (Naeem et al. 2020 use them as a sanity
 baseline), but numbers are NOT comparable to Inception-based FID in the literature.
 Input: float (B, 1, H, W) in [0, 1]  (torchmetrics' ``normalize=True`` convention).
@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-NAME = "medharvest-randconv64-v1"
+NAME = "medharvest-randconv64-v2"
 
 
 class RandomConvFeatures(nn.Module):
@@ -26,7 +26,10 @@ class RandomConvFeatures(nn.Module):
         chans = [1, 32, 64, 128, 128]
         layers: list[nn.Module] = []
         for a, b in zip(chans, chans[1:]):
-            layers += [nn.Conv2d(a, b, 3, 2, 1), nn.ReLU()]
+            conv = nn.Conv2d(a, b, 3, 2, 1)
+            nn.init.kaiming_normal_(conv.weight, nonlinearity="relu")
+            nn.init.zeros_(conv.bias)
+            layers += [conv, nn.ReLU()]
         self.body = nn.Sequential(*layers)
         torch.set_rng_state(state)
         self.name = NAME
