@@ -6,7 +6,8 @@ prints records/s, the per-stage seconds (decode / OCR / store summed over worker
 main process) and the 1-minute load average (the numbers are only comparable at similar load).
 A second run on the same output shows the resume cost (everything reused).
 
-Usage: ``uv run python benches/bench_curate.py [--sample DIR] [--no-ocr]``
+Usage: ``uv run python benches/bench_curate.py [--sample DIR] [--no-ocr]``;
+``--dedup N`` times only the near-duplicate grouping of N synthetic hashes (scaling check).
 """
 
 from __future__ import annotations
@@ -32,7 +33,11 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=400)
     ap.add_argument("--no-ocr", action="store_true")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--dedup", type=int, metavar="N", help="only time near-duplicate grouping of N synthetic hashes")
     args = ap.parse_args()
+    if args.dedup:
+        bench_dedup(args.dedup)
+        return
     with tempfile.TemporaryDirectory() as td:
         tmp = Path(td)
         sample = args.sample
@@ -54,6 +59,35 @@ def main() -> None:
             "rerun_s": round(rerun, 2), "rerun_reused": s2["reused"], "workers": args.workers, "ocr": cfg.ocr,
             "loadavg_1m": round(os.getloadavg()[0], 1), **quality,
         }))
+
+
+def bench_dedup(n: int) -> None:
+    """Near-duplicate grouping of ``n`` random 64/256-bit hashes with 1% planted near copies."""
+    import random
+
+    from curation.dedup import group_duplicates
+
+    rng = random.Random(0)
+
+    def flip(h: int, bits: int, k: int) -> int:
+        for b in rng.sample(range(bits), k):
+            h ^= 1 << b
+        return h
+
+    coarse = [rng.getrandbits(64) for _ in range(n)]
+    fine = [rng.getrandbits(256) for _ in range(n)]
+    planted = n // 100
+    for i in range(planted):
+        coarse.append(flip(coarse[i], 64, rng.randint(0, 6)))
+        fine.append(flip(fine[i], 256, rng.randint(0, 10)))
+    keys = [f"k{i}" for i in range(len(coarse))]
+    t0 = time.perf_counter()
+    groups, _ = group_duplicates(keys, [None] * len(keys), [f"{h:016x}" for h in coarse], threshold=6,
+                                 fine=[f"{h:064x}" for h in fine], fine_threshold=10)
+    dt = time.perf_counter() - t0
+    found = sum(groups.get(f"k{i}") is not None and groups.get(f"k{i}") == groups.get(f"k{n + i}") for i in range(planted))
+    print(json.dumps({"dedup_hashes": len(keys), "seconds": round(dt, 2), "hashes_per_s": round(len(keys) / dt),
+                      "planted_pairs": planted, "planted_found": found, "loadavg_1m": round(os.getloadavg()[0], 1)}))
 
 
 def score_against_truth(sample: Path, out: Path) -> dict:
