@@ -22,6 +22,12 @@ inspiration expiration pre post contrast with without after before image series 
 kv kvp ma mas ms mm cm wl ww c w hfs ffs hfp ffp ct mr cr dx us pt nm xa rf mg pet spect
 view frontal bedside mobile trauma marker anterior posterior superior inferior ant post sup inf
 rt lt bilateral study exam the and of for in on at to no yes unknown anonymous anon
+flair dwi adc swi stir mip mpr minip tof pdw fiesta gre tse fse bold dti pwi perfusion diffusion
+roi hu suv max min mean std avg area vol fov tr te ti flip thk loc
+day days week weeks month months year years case fig figure panel arrow arrowhead
+lesion mass tumor tumour nodule normal abnormal baseline follow pre-op post-op preop postop
+sag cor tra trans transverse long echo doppler color colour power gain depth freq hz mhz khz db fps
+scale bar cine phase arterial venous portal delayed late early native enhanced plain
 """.split())
 
 #: Field labels: say what follows, are not themselves identifiers.

@@ -20,7 +20,7 @@ needs_tesseract = pytest.mark.skipif(shutil.which("tesseract") is None, reason="
     ("01.09.2012", "date"), ("12/03/2019", "date"), ("2019-03-12", "date"), ("19760616", "date"), ("12-Mar-2019", "date"),
     ("Q1.09.201", "date"),  # OCR misreads of a date
     ("045Y", "age"), ("4815162", "id"), ("E801911A", "id"), ("DAVIDSON", "name"), ("KAUFMAN^SCOTT", "name"),
-    ("PORTABLE", None), ("Semi-Upright", None), ("DOB:", None), ("AP", None), ("ID", None), ("L", None),
+    ("PORTABLE", None), ("Semi-Upright", None), ("FLAIR", None), ("AXIAL", None), ("Arterial", None), ("DOB:", None), ("AP", None), ("ID", None), ("L", None),
 ])
 def test_classify_token(text, kind):
     assert classify_token(text) == kind
