@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -49,7 +50,9 @@ def _fid_kid(extractor: torch.nn.Module, real: torch.Tensor, fake: torch.Tensor,
     if n < 2:
         return math.nan, math.nan, math.nan
     fid = FrechetInceptionDistance(feature=extractor, normalize=True, input_img_size=(1, size, size))
-    kid = KernelInceptionDistance(feature=extractor, normalize=True, subset_size=n, subsets=20)
+    with warnings.catch_warnings():   # "KID will save all extracted features": a few hundred rows here
+        warnings.filterwarnings("ignore", message=".*will save all extracted features.*")
+        kid = KernelInceptionDistance(feature=extractor, normalize=True, subset_size=n, subsets=20)
     for metric in (fid, kid):
         metric.update(real, real=True)
         metric.update(fake, real=False)
