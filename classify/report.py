@@ -126,9 +126,9 @@ def _plots(agg: dict, out: Path) -> list[Path]:
         ax.bar(np.arange(len(classes)) + i * w - 0.4 + w / 2, means, w, yerr=stds, label=arm, capsize=2)
     ax.set_xticks(np.arange(len(classes)))
     ax.set_xticklabels([f"{c}*" if c in agg["minority"] else c for c in classes], rotation=30, ha="right", fontsize=8)
-    ax.set(ylabel="test AUROC (mean ± std over seeds)", ylim=(0.3, 1.0), title="Per-class AUROC (* minority)")
+    ax.set(ylabel="test AUROC (mean ± std over seeds)", ylim=(0.0, 1.15), title="Per-class AUROC (* minority)")
     ax.axhline(0.5, color="k", lw=0.6, ls=":")
-    ax.legend(fontsize=8, ncol=len(arms))
+    ax.legend(fontsize=8, ncol=len(arms), loc="upper center")
     fig.tight_layout()
     p1 = out / "auroc.png"
     fig.savefig(p1, dpi=100)
