@@ -39,7 +39,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--device", default=None)
     ap.add_argument("--batch", type=int, default=32)
-    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: 1 if the CPU is busy, else all)")
+    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default 1, see gan.distributed.auto_threads)")
     args = ap.parse_args()
     import torch
     import torch.nn.functional as F

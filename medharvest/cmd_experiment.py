@@ -12,7 +12,8 @@ def register(sub) -> None:
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--budget", default="small", help="small (demo, minutes) | full")
     p.add_argument("--min-train", type=int, default=5, help="classes need this many train rows (and val/test rows)")
-    p.add_argument("--workers", type=int, default=1, help="seeds run in parallel processes (1 thread each)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="seeds run in parallel processes, 1 CPU thread each (default: min(seeds, cores))")
     add_common(p, config=False)
     p.set_defaults(func=_run)
 

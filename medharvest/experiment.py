@@ -135,13 +135,14 @@ def _seed_worker(args: tuple) -> tuple[dict, dict]:
 
 def run_experiment(manifest: str | Path, out: str | Path, *, seeds: int = 3, budget: str | Budget = "small",
                    quiet: bool = True, min_train: int = 5, minority_fraction: float = 0.5,
-                   workers: int = 1) -> dict:
+                   workers: int | None = None) -> dict:
     """Run the study and write its tables, plots and HTML summary; returns the summary dict.
 
     Minority classes: train count below ``minority_fraction`` x the largest class's train count.
     ``workers`` > 1 runs seeds in parallel processes (one CPU thread each: on a small CPU two
-    single-threaded seeds beat one two-threaded seed). ``budget``: a name in :data:`BUDGETS` or a
-    :class:`Budget`.
+    single-threaded seeds beat one two-threaded seed); default ``min(seeds, cpu_count)``. With
+    workers > 1 the caller's main module must be import-safe (``if __name__ == "__main__":``).
+    ``budget``: a name in :data:`BUDGETS` or a :class:`Budget`.
     """
     from classify.report import aggregate, write_report
     from manifests.dataset_view import load_view
@@ -159,6 +160,10 @@ def run_experiment(manifest: str | Path, out: str | Path, *, seeds: int = 3, bud
     minority = [c for c in classes if train_counts[c] < minority_fraction * top]
     n_train = len(load_view(manifest, classes=classes).split("train"))
     steps = max(1, n_train // b.batch_size)
+    if workers is None:
+        import os
+
+        workers = min(seeds, os.cpu_count() or 1)
     started = time.perf_counter()
     timings: dict[str, list[float]] = {}
     threads = 1 if workers > 1 and seeds > 1 else None
@@ -179,7 +184,8 @@ def run_experiment(manifest: str | Path, out: str | Path, *, seeds: int = 3, bud
         for k, v in t.items():
             timings.setdefault(k, []).extend(v)
     agg = aggregate(per_seed, classes=classes, minority=minority, arms=ARMS)
-    info = {"manifest": str(manifest), "budget": budget if isinstance(budget, str) else "custom", "workers": workers, "budget_settings": dataclasses.asdict(b), "seeds": seeds,
+    info = {"manifest": str(manifest), "budget": budget if isinstance(budget, str) else "custom", "workers": workers,
+            "budget_settings": dataclasses.asdict(b), "seeds": seeds,
             "classes": classes, "minority_classes": minority, "split_counts": {c: counts_table[c] for c in classes},
             "excluded_classes": {c: v for c, v in counts_table.items() if c not in classes and sum(v.values())},
             "steps_per_epoch": steps, "wall_seconds": round(time.perf_counter() - started, 1),
