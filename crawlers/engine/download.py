@@ -18,9 +18,9 @@ message carries the URL with credential-like query parameters masked.
 
 from __future__ import annotations
 
+import http.client
 import logging
 import os
-import queue
 import random
 import threading
 import time
@@ -44,6 +44,7 @@ from crawlers.engine.integrity import (
     sniff,
 )
 from crawlers.engine.politeness import HostGate, backoff_delay, parse_retry_after
+from crawlers.engine.stream import Sink, chunks, pump_ring, raw_body
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +122,7 @@ class Downloader:
                  per_host: int = 8, rate: float | None = None, retries: int = 5, backoff: float = 0.5,
                  max_backoff: float = 60.0, max_retry_after: float = 300.0, timeout: tuple[float, float] = (10.0, 60.0),
                  chunk_size: int = 1 << 16, resume: bool = True, error_hint: ErrorHint | None = None,
-                 rng: random.Random | None = None):
+                 big_body: int = 32 << 20, big_chunk: int = 4 << 20, rng: random.Random | None = None):
         self._init_kwargs = {k: v for k, v in locals().items() if k not in ("self", "rng", "__class__")}
         self.user_agent = user_agent
         self.auth = auth
@@ -135,6 +136,8 @@ class Downloader:
         self.max_retry_after = max_retry_after
         self.timeout = timeout
         self.chunk_size = chunk_size
+        self.big_body = big_body      # bodies at least this long take the readinto ring (stream.pump_ring)
+        self.big_chunk = big_chunk
         self.resume = resume
         self.error_hint = error_hint
         self.rng = rng or random.Random()
@@ -330,22 +333,34 @@ class Downloader:
             raise _Retry(f"server announces {expected_total} bytes, published size is {req.size} ({url})", status=code)
         written = offset
         first = code == 200
-        big = (expected_total or 0) >= (32 << 20)
+        ctype = resp.headers.get("Content-Type")
+
+        def check(head: bytes) -> None:
+            problem = sniff(head, ctype, req.expect)
+            if problem:
+                raise _Retry(f"{problem} ({url})", status=code)
+
+        big = (expected_total or 0) >= self.big_body
+        fp = raw_body(resp) if big else None
         try:
-            with open(part, mode) as fh, _Sink(fh, hashes, threaded=big) as sink:
-                # small chunks lose little when a connection drops mid-body; big files read 1 MiB at a time
-                # and hash/write on helper threads (hashlib and file writes release the GIL)
-                for chunk in _chunks(resp, max(self.chunk_size, 1 << 20) if big else self.chunk_size, whole=big):
-                    if not chunk:
-                        continue
-                    if first:
-                        first = False
-                        problem = sniff(chunk[:512], resp.headers.get("Content-Type"), req.expect)
-                        if problem:
-                            raise _Retry(f"{problem} ({url})", status=code)
-                    sink.put(chunk)
-                    written += len(chunk)
-        except _NET_ERRORS as err:
+            if fp is not None:
+                # big body: readinto a ring of buffers; write here, hash on helper threads
+                with open(part, mode, buffering=0) as fh:
+                    written += pump_ring(fp, fh, hashes, chunk=self.big_chunk, check=check if first else None)
+            else:
+                with open(part, mode) as fh, Sink(fh, hashes, threaded=big) as sink:
+                    # small chunks lose little when a connection drops mid-body
+                    for chunk in chunks(resp, max(self.chunk_size, 1 << 20) if big else self.chunk_size, whole=big):
+                        if not chunk:
+                            continue
+                        if first:
+                            first = False
+                            check(chunk[:512])
+                        sink.put(chunk)
+                        written += len(chunk)
+        except (*_NET_ERRORS, http.client.HTTPException) as err:
+            if fp is not None:
+                written = part.stat().st_size
             raise _Retry(f"body cut short after {written} bytes ({type(err).__name__}) from {url}", status=code) from None
         except _Retry:
             part.unlink(missing_ok=True)
@@ -371,64 +386,6 @@ class Downloader:
             final = dest / safe_name(name, fallback=safe_name(req.fallback_name))
         os.replace(part, final)
         return FileResult(req.url, str(final), sha256=hashes.sha256.hexdigest(), size=written, resumed=resumed, http_status=code)
-
-
-class _Sink:
-    """Where body chunks go: the ``.part`` file and the hashes; on helper threads for big bodies."""
-
-    def __init__(self, fh, hashes: Hashes, *, threaded: bool):
-        self.consumers = [fh.write, hashes.sha256.update] + ([hashes.extra.update] if hashes.extra is not None else [])
-        self.threaded = threaded
-        self.queues: list[queue.Queue] = []
-        self.threads: list[threading.Thread] = []
-        self.errors: list[BaseException] = []
-
-    def __enter__(self) -> "_Sink":
-        if self.threaded:
-            for fn in self.consumers:
-                q: queue.Queue = queue.Queue(maxsize=16)
-                t = threading.Thread(target=self._drain, args=(q, fn), daemon=True)
-                t.start()
-                self.queues.append(q)
-                self.threads.append(t)
-        return self
-
-    def _drain(self, q: queue.Queue, fn) -> None:
-        while (chunk := q.get()) is not None:
-            if not self.errors:
-                try:
-                    fn(chunk)
-                except OSError as err:  # disk full, I/O error: reported by __exit__
-                    self.errors.append(err)
-
-    def put(self, chunk: bytes) -> None:
-        if not self.threaded:
-            for fn in self.consumers:
-                fn(chunk)
-            return
-        for q in self.queues:
-            q.put(chunk)
-
-    def __exit__(self, *exc) -> None:
-        for q in self.queues:
-            q.put(None)
-        for t in self.threads:
-            t.join()
-        if self.errors and exc[0] is None:
-            raise self.errors[0]
-
-
-def _chunks(resp: requests.Response, size: int, *, whole: bool = False) -> Iterator[bytes]:
-    """Body chunks as they arrive (``read1``): a connection cut mid-body loses no received byte.
-
-    ``whole``: full ``size`` chunks (big files: fewer, larger writes; a cut loses < ``size`` bytes).
-    """
-    raw = resp.raw
-    if whole or not hasattr(raw, "read1"):
-        yield from resp.iter_content(size)
-        return
-    while chunk := raw.read1(size):
-        yield chunk
 
 
 def _content_range(value: str | None) -> tuple[int | None, int | None]:
