@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -40,15 +41,27 @@ def verified_done(store: RawStore, *, rehash: bool = False) -> set[str]:
     return done
 
 
+#: PDFium is not thread-safe (concurrent documents crash the process with a double free), and the
+#: pipeline fetches on a thread pool: every PDFium call goes through this lock.
+_PDFIUM_LOCK = threading.Lock()
+
+
 def extract_text(path: Path, fmt: str) -> str:
     if fmt == "pdf":
         import pypdfium2 as pdfium  # lazy: only sources with PDF reports need it
 
-        pdf = pdfium.PdfDocument(str(path))
-        try:
-            return "\n".join(page.get_textpage().get_text_range() for page in pdf).strip()
-        finally:
-            pdf.close()
+        with _PDFIUM_LOCK:
+            pdf = pdfium.PdfDocument(str(path))
+            try:
+                parts = []
+                for page in pdf:
+                    textpage = page.get_textpage()
+                    parts.append(textpage.get_text_range())
+                    textpage.close()
+                    page.close()
+                return "\n".join(parts).strip()
+            finally:
+                pdf.close()
     return path.read_text(encoding="utf-8", errors="replace")
 
 
