@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from classify import distributed
+from manifests import distributed
 from classify.data import AUGMENTATIONS, ManifestDataset
 from classify.metrics import compute
 from classify.models import BACKBONES, build, load_pretrained

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from gan import checkpoint as ckpt
-from gan import distributed
+from manifests import distributed
 from gan.diffaug import diff_augment, parse_policy
 from gan.registry import ARCHITECTURES, build
 from manifests.dataset_view import balanced_weights, decode_images, epoch_indices, load_view

@@ -1,4 +1,7 @@
-"""torchrun / DistributedDataParallel plumbing: one process per device, rank 0 writes.
+"""torchrun / DistributedDataParallel plumbing shared by both trainers (gan/, classify/).
+
+One process per device, rank 0 writes. Only the trainers import this module (it imports torch);
+it lives in the hub because the two spokes may not import each other.
 
 Under ``torchrun --nproc_per_node N`` the environment carries ``WORLD_SIZE``/``RANK``/``LOCAL_RANK``;
 :func:`setup` then joins the process group (NCCL on GPU, gloo on CPU). Without it, a single process.
@@ -82,7 +85,7 @@ def unwrap(model: torch.nn.Module) -> torch.nn.Module:
 
 
 def no_sync(model: torch.nn.Module):
-    """Skip DDP's gradient all-reduce (used by the GAN trainer; kept for symmetry)."""
+    """Skip DDP's gradient all-reduce (the GAN trainer's throw-away discriminator grads in the G step)."""
     return model.no_sync() if hasattr(model, "no_sync") else contextlib.nullcontext()
 
 
