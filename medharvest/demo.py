@@ -63,7 +63,8 @@ def run_demo(cfg, out: str | Path, *, quiet: bool = False) -> dict:
         study = run_experiment(manifest_path, out / "study", seeds=cfg.seeds, budget=cfg.budget)
         timings["study_s"] = time.perf_counter() - t
         summary["study"] = study.get("html") or str(out / "study")
-        summary["study_table"] = study.get("table")
+        summary["study_table"] = study.get("table_md")
+        summary["study_verdict"] = study.get("verdict")
     summary.update({k: round(v, 1) for k, v in timings.items()})
     write_run_json(out, "demo", as_dict(cfg), summary)
     return summary
