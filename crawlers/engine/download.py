@@ -122,7 +122,7 @@ class Downloader:
                  per_host: int = 8, rate: float | None = None, retries: int = 5, backoff: float = 0.5,
                  max_backoff: float = 60.0, max_retry_after: float = 300.0, timeout: tuple[float, float] = (10.0, 60.0),
                  chunk_size: int = 1 << 16, resume: bool = True, error_hint: ErrorHint | None = None,
-                 big_body: int = 32 << 20, big_chunk: int = 4 << 20, rng: random.Random | None = None):
+                 big_body: int = 32 << 20, big_chunk: int = 1 << 20, rng: random.Random | None = None):
         self._init_kwargs = {k: v for k, v in locals().items() if k not in ("self", "rng", "__class__")}
         self.user_agent = user_agent
         self.auth = auth
@@ -344,7 +344,7 @@ class Downloader:
         fp = raw_body(resp) if big else None
         try:
             if fp is not None:
-                # big body: readinto a ring of buffers; write here, hash on helper threads
+                # big body: readinto a ring of buffers; hash here, write on a helper thread
                 with open(part, mode, buffering=0) as fh:
                     written += pump_ring(fp, fh, hashes, chunk=self.big_chunk, check=check if first else None)
             else:
