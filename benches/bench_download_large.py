@@ -3,7 +3,8 @@ medharvest's streaming downloader (sha256 verified on the fly, written to disk, 
 ``curl -o /dev/null`` (no hashing, no disk) and ``curl -o FILE``, in the same run, plus the ceilings
 that include the hash: hashlib sha256 over memory on one core (no network, no disk: no downloader
 that verifies sha256 in one stream can beat it) and C pipelines ``curl | openssl dgst -sha256``
-(no disk) and ``curl | tee FILE | openssl dgst -sha256`` (disk + hash) when ``openssl`` is installed.
+(no disk) and ``curl | tee FILE | openssl dgst -sha256`` (disk + hash) when ``openssl`` is installed,
+and ``dl_ceiling.c`` (one C thread: recv -> SHA256 -> write FILE) when ``cc`` and libcrypto are.
 Best-of and median of ``--repeat`` interleaved runs are printed (the box is shared: trust best-of).
 
     uv run python benches/bench_download_large.py [--size-mb 1024] [--repeat 2] [--dir /dev/shm]
@@ -36,6 +37,17 @@ from bench_download_small import start_server  # noqa: E402
 from crawlers.engine.download import Downloader, FileRequest  # noqa: E402
 
 
+def _build_ceiling(tmp: Path) -> str | None:
+    """Compile ``dl_ceiling.c`` into ``tmp``; None when no compiler or libcrypto headers."""
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        return None
+    out = tmp / "dl_ceiling"
+    done = subprocess.run([cc, "-O2", "-Wno-deprecated-declarations", "-o", str(out), str(HERE / "dl_ceiling.c"), "-lcrypto"],
+                          capture_output=True)
+    return str(out) if done.returncode == 0 else None
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--size-mb", type=int, default=1024)
@@ -53,6 +65,9 @@ def main() -> None:
                  "curl|tee|openssl": f"curl -s {url} | tee {tmp / 'tee.bin'} | openssl dgst -sha256"}
         if shutil.which("openssl"):
             res.update({k: [] for k in pipes})
+        cbin = _build_ceiling(tmp)
+        if cbin:
+            res["c_1thread"] = []
         buf = memoryview(bytearray(1 << 20))
         for _ in range(args.repeat):
             t = time.perf_counter()
@@ -74,6 +89,12 @@ def main() -> None:
                     res[key].append(n / (time.perf_counter() - t) / 1e6)
                     assert sha in got, got
                     Path(tmp / "tee.bin").unlink(missing_ok=True)
+            if cbin:
+                t = time.perf_counter()
+                got = subprocess.run([cbin, str(port), str(n), str(tmp / "c.bin")], check=True, capture_output=True, text=True).stdout
+                res["c_1thread"].append(n / (time.perf_counter() - t) / 1e6)
+                assert got.split() == [sha, str(n)], got
+                Path(tmp / "c.bin").unlink(missing_ok=True)
             h, t = hashlib.sha256(), time.perf_counter()
             for _ in range(n // len(buf)):
                 h.update(buf)
@@ -82,7 +103,8 @@ def main() -> None:
         med = {k: round(statistics.median(v), 1) for k, v in res.items()}
         labels = {"ours": "ours (sha256 + disk + rename)", "curl_devnull": "curl -o /dev/null",
                   "curl_file": "curl -o FILE", "curl|openssl": "curl | openssl sha256 (C, no disk)",
-                  "curl|tee|openssl": "curl | tee FILE | openssl sha256", "sha256_mem": "hashlib sha256, memory only"}
+                  "curl|tee|openssl": "curl | tee FILE | openssl sha256", "sha256_mem": "hashlib sha256, memory only",
+                  "c_1thread": "C recv->SHA256->write FILE, 1 thread"}
         for k in res:
             print(f"{labels[k]:38s}: best {best[k]:6.0f} MB/s   median {med[k]:6.0f} MB/s")
         ratios = {k: round(best["ours"] / best[k], 2) for k in res if k != "ours"}
