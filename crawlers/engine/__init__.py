@@ -18,7 +18,9 @@ Public API
 ``Downloader`` / ``FileRequest`` / ``FileResult`` (:mod:`crawlers.engine.download`)
     ``Downloader(user_agent=…, auth=…, headers=…, per_host=8, rate=None, retries=5, backoff=0.5,
     error_hint=fn).fetch(FileRequest(url, dest, checksum="md5:…", size=…, expect="image"))`` streams
-    one file to ``<dest>.part`` and renames it when size + checksum + content sniffing pass;
+    one file to ``<dest>.part`` and renames it when size + checksum + content sniffing pass
+    (bodies >= ``big_body`` bytes, 32 MiB: ``readinto`` a ring of ``big_chunk`` buffers, sha256 on the
+    receiving thread, the write on a helper thread, :mod:`crawlers.engine.stream`);
     ``fetch_many(reqs, workers=16, processes=1)`` runs a thread pool (``processes>1``: forked worker
     processes, for many small files); ``request(method, url, **kw)`` is an API call
     with the same retries (raises ``DownloadError``). Failures come back as ``status="error"``.
