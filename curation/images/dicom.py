@@ -13,6 +13,7 @@ is kept only as a salted sha256 prefix (:func:`hash_id`) so splits can still gro
 from __future__ import annotations
 
 import hashlib
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -211,34 +212,53 @@ def _decode_dicom_wsi(path: Path, ds, *, max_pixels: int, thumbnail_size: int) -
         return dec
     except DecodeError:
         pass  # e.g. a single-file DICOM-WSI OpenSlide cannot read: assemble the tiles ourselves
-    from PIL import Image
     from pydicom.pixels import iter_pixels
+
+    from curation.images.wsi import assemble_tiles
 
     total_w = int(ds.get("TotalPixelMatrixColumns", 0) or 0)
     total_h = int(ds.get("TotalPixelMatrixRows", 0) or 0)
     tw, th = int(ds.Columns), int(ds.Rows)
     if not total_w or not total_h:
         raise DecodeError(f"{path.name}: whole-slide DICOM without TotalPixelMatrixColumns/Rows")
-    if str(ds.get("DimensionOrganizationType", "TILED_FULL")).upper() != "TILED_FULL":
-        raise DecodeError(f"{path.name}: only TILED_FULL whole-slide DICOM can be assembled without OpenSlide")
+    n_frames = int(ds.get("NumberOfFrames", 1) or 1)
+    positions = frame_positions(ds, n_frames)
+    if positions is None and str(ds.get("DimensionOrganizationType", "TILED_FULL")).upper() != "TILED_FULL":
+        raise DecodeError(f"{path.name}: whole-slide DICOM that is not TILED_FULL and has no per-frame positions")
     scale = min(1.0, thumbnail_size / max(total_w, total_h))
-    out_w, out_h = max(1, round(total_w * scale)), max(1, round(total_h * scale))
-    check_pixels(out_w * out_h, max_pixels, path.name)
-    canvas = Image.new("RGB", (out_w, out_h), (255, 255, 255))
-    across = -(-total_w // tw)
+    check_pixels(max(1, round(total_w * scale)) * max(1, round(total_h * scale)), max_pixels, path.name)
     try:
-        for i, frame in enumerate(iter_pixels(ds)):
-            r, c = divmod(i, across)
-            if r * th >= total_h:
-                break
-            tile = Image.fromarray(frame if frame.ndim == 3 else np.stack([frame] * 3, axis=-1))
-            x0, y0 = round(c * tw * scale), round(r * th * scale)
-            x1, y1 = round(min((c + 1) * tw, total_w) * scale), round(min((r + 1) * th, total_h) * scale)
-            if x1 > x0 and y1 > y0:
-                crop = tile.crop((0, 0, min(tw, total_w - c * tw), min(th, total_h - r * th)))
-                canvas.paste(crop.resize((x1 - x0, y1 - y0)), (x0, y0))
+        with warnings.catch_warnings():
+            # converters often say RGB for JFIF (YBR_FULL_422) frames; the decoder converts them to RGB
+            warnings.filterwarnings("ignore", message=".*Photometric Interpretation.*")
+            pixels, layout = assemble_tiles(
+                iter_pixels(ds), total_w=total_w, total_h=total_h, tile_w=tw, tile_h=th, n_frames=n_frames,
+                thumbnail_size=thumbnail_size, positions=positions,
+            )
     except (ValueError, RuntimeError, NotImplementedError, AttributeError, KeyError, TypeError, EOFError, OSError) as err:
         raise DecodeError(f"{path.name}: cannot decode whole-slide DICOM frames ({type(err).__name__}: {err})") from err
     meta = _safe_meta(ds)
-    meta.update({"slide_dimensions": [total_w, total_h], "thumbnail_scale": scale, "tiles": int(ds.get("NumberOfFrames", 1))})
-    return Decoded(pixels=np.asarray(canvas), format="dicom-wsi", modality="SM", meta=meta)
+    meta.update({"slide_dimensions": layout.pop("slide_dimensions"), "thumbnail_scale": layout.pop("thumbnail_scale"),
+                 "tiles": n_frames, "tile_layout": layout})
+    return Decoded(pixels=pixels, format="dicom-wsi", modality="SM", meta=meta)
+
+
+def frame_positions(ds, n_frames: int) -> list[tuple[int, int]] | None:
+    """0-based (x, y) of each frame from PerFrameFunctionalGroupsSequence / PlanePositionSlideSequence.
+
+    None when the file does not give every frame a position (TILED_FULL files usually do not).
+    """
+    groups = ds.get("PerFrameFunctionalGroupsSequence")
+    if not groups or len(groups) < n_frames:
+        return None
+    out: list[tuple[int, int]] = []
+    for item in list(groups)[:n_frames]:
+        seq = item.get("PlanePositionSlideSequence")
+        if not seq:
+            return None
+        col = seq[0].get("ColumnPositionInTotalImagePixelMatrix")
+        row = seq[0].get("RowPositionInTotalImagePixelMatrix")
+        if col is None or row is None:
+            return None
+        out.append((int(col) - 1, int(row) - 1))
+    return out
