@@ -86,13 +86,11 @@ def _popcount(x: np.ndarray) -> np.ndarray:
     """Set bits of each uint64."""
     if hasattr(np, "bitwise_count"):   # numpy >= 2.0
         return np.bitwise_count(x)
+    table = np.array([i.bit_count() for i in range(1 << 16)], np.uint8)
     out = np.zeros(x.shape, np.uint8)
     for k in range(0, 64, 16):
-        out += _POP16[((x >> np.uint64(k)) & np.uint64(0xFFFF)).astype(np.intp)]
+        out += table[((x >> np.uint64(k)) & np.uint64(0xFFFF)).astype(np.intp)]
     return out
-
-
-_POP16 = np.array([bin(i).count("1") for i in range(1 << 16)], np.uint8)
 
 
 def plan_blocks(n: int, threshold: int, nbits: int = 64, blocks: int | None = None) -> list[tuple[int, int, int]]:

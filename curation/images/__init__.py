@@ -11,6 +11,9 @@ Public API (import from the modules; this ``__init__`` imports nothing heavy):
 * :func:`curation.images.dicom.decode_dicom`, :func:`curation.images.volume.decode_nifti`,
   :func:`curation.images.volume.representative_slices`, :func:`curation.images.wsi.decode_wsi`,
   :func:`curation.images.wsi.wsi_tiles`, :func:`curation.images.raster.decode_raster`.
+* :func:`curation.images.wsi.assemble_tiles` -- thumbnail of a tiled slide OpenSlide cannot open
+  (DICOM-WSI frames): per-frame positions, else the grid layout with the smoothest tile seams
+  (``meta["tile_layout"]`` records the choice and the seam scores).
 * :func:`curation.images.store.to_display` (16-bit kept or scaled to 8-bit),
   :func:`curation.images.store.store_png` (content-addressed ``images/ab/<sha256>.png``),
   :func:`curation.images.store.phash_hex`.

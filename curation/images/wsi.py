@@ -163,12 +163,11 @@ def candidate_layouts(total_w: int, total_h: int, tile_w: int, tile_h: int, n_fr
 
 
 def _edges(tile: np.ndarray, k: int) -> dict[str, np.ndarray]:
-    """The two outermost rows / columns on each side of ``tile`` box-reduced by ``k`` (float32)."""
+    """The two outermost rows / columns on each side of ``tile`` box-reduced by ``k`` (uint8 copies)."""
     from PIL import Image
 
-    small = tile if k == 1 else np.asarray(Image.fromarray(tile).reduce(k))
-    s = small.astype(np.float32)
-    return {"left": s[:, :2], "right": s[:, -1:-3:-1], "top": s[:2], "bottom": s[-1:-3:-1]}
+    s = tile if k == 1 else np.asarray(Image.fromarray(tile).reduce(k))
+    return {"left": s[:, :2].copy(), "right": s[:, -1:-3:-1].copy(), "top": s[:2].copy(), "bottom": s[-1:-3:-1].copy()}
 
 
 def seam_score(layout: TileLayout, edges: list[dict], tile_w: int, tile_h: int, k: int) -> tuple[float, float]:
@@ -185,11 +184,11 @@ def seam_score(layout: TileLayout, edges: list[dict], tile_w: int, tile_h: int, 
         vw = -(-min(tile_w, layout.width - c * tile_w) // k)
         right, below = pos.get((r, c + 1)), pos.get((r + 1, c))
         if right is not None:
-            a, b = edges[i]["right"][:vh], edges[right]["left"][:vh]
+            a, b = edges[i]["right"][:vh].astype(np.float32), edges[right]["left"][:vh].astype(np.float32)
             seam.append(float(np.abs(a[:, 0] - b[:, 0]).mean()))
             inner.append(float(np.abs(a[:, 0] - a[:, 1]).mean()))
         if below is not None:
-            a, b = edges[i]["bottom"][:, :vw], edges[below]["top"][:, :vw]
+            a, b = edges[i]["bottom"][:, :vw].astype(np.float32), edges[below]["top"][:, :vw].astype(np.float32)
             seam.append(float(np.abs(a[0] - b[0]).mean()))
             inner.append(float(np.abs(a[0] - a[1]).mean()))
     if not seam:
