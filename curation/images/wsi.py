@@ -198,12 +198,15 @@ def seam_score(layout: TileLayout, edges: list[dict], tile_w: int, tile_h: int, 
 
 def choose_layout(layouts: list[TileLayout], edges: list[dict], tile_w: int, tile_h: int, k: int,
                   margin: float = LAYOUT_MARGIN) -> tuple[TileLayout, dict]:
-    """The layout with the smoothest seams; the header's (``layouts[0]``) unless another is clearly better."""
+    """The layout with the smoothest seams; on a near tie the earliest in ``layouts`` (header first).
+
+    Near tie: within ``1 / margin`` times (or 1 grey level of) the best score -- so the header
+    layout is kept unless another is clearly better, and a column-major fix is preferred to a
+    size swap when the padding of the last row / column cannot tell them apart.
+    """
     scores = {lay.name: seam_score(lay, edges, tile_w, tile_h, k) for lay in layouts}
-    header = layouts[0]
-    best = min(layouts, key=lambda lay: scores[lay.name][0])
-    hs, bs = scores[header.name][0], scores[best.name][0]
-    chosen = best if best is not header and bs < margin * hs and hs - bs > 1.0 else header
+    best = min(scores[lay.name][0] for lay in layouts)
+    chosen = next(lay for lay in layouts if scores[lay.name][0] <= max(best / margin, best + 1.0))
     info = {
         "chosen": chosen.name, "across": chosen.across, "down": chosen.down,
         "order": "column-major" if chosen.column_major else "row-major",

@@ -64,6 +64,18 @@ def test_layout_rule_recovers_the_true_image(column_major, swapped, expect):
     assert s[expect] == min(s.values()) and s[expect] < 2 * info["within_tile"] + 1
 
 
+def test_square_grid_without_padding_cues_prefers_column_major_to_a_size_swap():
+    """4 x 4 tiles whose last row / column carry real pixels (no black padding): column-major and
+    swapped-column-major seams tie; the fix that keeps the header's matrix size wins."""
+    big = smooth_image(4 * TILE, 4 * TILE, seed=9)
+    frames = [big[r * TILE:(r + 1) * TILE, c * TILE:(c + 1) * TILE].copy() for c in range(4) for r in range(4)]
+    w, h = 4 * TILE - 20, 4 * TILE - 7
+    out, info = assemble_tiles(iter(frames), total_w=w, total_h=h, tile_w=TILE, tile_h=TILE, n_frames=16,
+                               thumbnail_size=1000)
+    assert info["chosen"] == "column-major" and info["slide_dimensions"] == [w, h]
+    assert np.array_equal(out, big[:h, :w])
+
+
 def test_blank_slide_and_single_row_keep_the_header_layout():
     frames = [np.full((TILE, TILE, 3), 240, np.uint8)] * 6
     out, info = assemble_tiles(iter(frames), total_w=3 * TILE, total_h=2 * TILE, tile_w=TILE, tile_h=TILE,
