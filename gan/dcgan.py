@@ -3,8 +3,9 @@
 The cheapest architecture here (no residual paths): the default for CPU budgets.
 Generator: z (B, z_dim), y (B,) -> (B, 1, size, size) in [-1, 1]:
   linear -> (B, 8ch, 4, 4) -> k x [CBN-ReLU-ConvTranspose4x4/2] (channels halve, floor ch) -> CBN-ReLU-conv3-tanh.
-Discriminator: (B, 1, size, size), y -> logit (B,):
-  k x [SN conv4x4/2 - LeakyReLU(0.2)] (ch, 2ch, 4ch, 8ch cap) -> sum-pool -> linear + <embed(y), h>.
+Discriminator: (B, 1, size, size), y -> (logit (B,), class logits (B, C) or None):
+  k x [SN conv4x4/2 - LeakyReLU(0.2)] (ch, 2ch, 4ch, 8ch cap) -> sum-pool -> linear + <embed(y), h>;
+  with ``aux=True`` also an SN linear class head on h (AC-GAN term, see gan.train).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ class Generator(nn.Module):
 
 
 class Discriminator(nn.Module):
-    def __init__(self, *, n_classes: int, size: int = 64, ch: int = 32, channels: int = 1):
+    def __init__(self, *, n_classes: int, size: int = 64, ch: int = 32, channels: int = 1, aux: bool = False):
         super().__init__()
         assert n_classes >= 1 and ch >= 4
         k = n_upsamplings(size)
@@ -50,12 +51,15 @@ class Discriminator(nn.Module):
         self.body = nn.Sequential(*layers)
         self.linear = sn_linear(widths[-1], 1)
         self.embed = sn_embedding(n_classes, widths[-1])
+        self.aux = sn_linear(widths[-1], n_classes) if aux else None   # AC-GAN class head (optional)
         self.n_classes, self.size = n_classes, size
 
     def features(self, x: torch.Tensor) -> torch.Tensor:   # (B,1,S,S) -> (B, widths[-1])
         return self.body(x).sum(dim=(2, 3))
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """-> (real/fake logit (B,), class logits (B, n_classes) or None without the aux head)."""
         assert x.shape[-1] == self.size and y.shape == (x.shape[0],)
         h = self.features(x)
-        return self.linear(h).squeeze(1) + (self.embed(y) * h).sum(dim=1)
+        adv = self.linear(h).squeeze(1) + (self.embed(y) * h).sum(dim=1)
+        return adv, (self.aux(h) if self.aux is not None else None)

@@ -4,6 +4,11 @@ For each class: FID and KID (torchmetrics, feature extractor :data:`gan.features
 precision / recall of the generated distribution (k-NN manifolds, Kynkäänniemi et al. 2019), and a
 nearest-real-neighbour memorisation check: a generated image whose RMS pixel distance (in [0, 1]) to
 its nearest real training image is below ``memorised_threshold`` is flagged as a likely copy.
+Class conditioning: a linear probe (logistic regression, balanced class weights) on the same features,
+fitted on the real train rows, is asked which class each generated image belongs to;
+``class_consistency`` is the fraction of class-c fakes it assigns to c (chance = 1 / n_classes; a
+generator that ignores its label scores near chance whatever its FID). The probe's balanced accuracy
+on the real val rows is reported beside it as the ceiling that features allow.
 Writes ``out/quality.json`` (+ ``out/memorised.jsonl``, one line per flagged image) and returns it.
 """
 
@@ -70,6 +75,16 @@ def evaluate_generator(checkpoint: str | Path, manifest: str | Path, out: str | 
     train = train.subset(~train.synthetic)
     images = torch.from_numpy(decode_images(train.paths, size)).float().div(255.0).unsqueeze(1)
     extractor = RandomConvFeatures()
+    with torch.no_grad():
+        train_feats = extractor(images).float()
+    probe = fit_probe(train_feats.numpy(), train.targets, seed=seed)
+    val = view.split("val")
+    val = val.subset(~val.synthetic)
+    probe_val = None
+    if len(val):
+        with torch.no_grad():
+            vf = extractor(torch.from_numpy(decode_images(val.paths, size)).float().div(255.0).unsqueeze(1)).float()
+        probe_val = balanced_accuracy(val.targets, probe.predict(vf.numpy()), len(classes))
     per_class: dict[str, dict] = {}
     flagged: list[dict] = []
     for ci, cname in enumerate(classes):
@@ -77,7 +92,8 @@ def evaluate_generator(checkpoint: str | Path, manifest: str | Path, out: str | 
         real = images[mask]
         fake = torch.from_numpy(generate(g, ci, n_per_class, seed=seed)).float().div(255.0).unsqueeze(1)
         with torch.no_grad():
-            fr, ff = extractor(real).float(), extractor(fake).float()
+            fr, ff = train_feats[mask], extractor(fake).float()
+        consistency = float((probe.predict(ff.numpy()) == ci).mean())
         fid, kid_mean, kid_std = _fid_kid(extractor, real, fake, size) if len(real) >= 2 else (math.nan,) * 3
         precision, recall = precision_recall(fr, ff, k=k)
         # nearest real neighbour in pixel space (RMS over pixels, images in [0, 1])
@@ -95,6 +111,7 @@ def evaluate_generator(checkpoint: str | Path, manifest: str | Path, out: str | 
             "nn_rms_median": _f(float(nn_dist.median())), "nn_rms_min": _f(float(nn_dist.min())),
             "real_to_real_nn_rms_median": _f(float(real_nn.median())) if len(real_nn) else None,
             "memorised": len(mem), "memorised_fraction": len(mem) / n_per_class,
+            "class_consistency": _f(consistency),
         }
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -105,11 +122,30 @@ def evaluate_generator(checkpoint: str | Path, manifest: str | Path, out: str | 
         "feature_extractor": NAME, "generator": ckpt.checkpoint_id(checkpoint), "epoch": meta["epoch"],
         "reference": "real train rows of the manifest (single-label subset)", "memorised_threshold": memorised_threshold,
         "knn_k": k, "per_class": per_class,
-        "mean": {m: _mean([v[m] for v in per_class.values()]) for m in ("fid", "kid", "precision", "recall")},
+        "mean": {m: _mean([v[m] for v in per_class.values()])
+                 for m in ("fid", "kid", "precision", "recall", "class_consistency")},
+        "class_probe": {"model": "logistic regression (balanced) on standardised features", "chance": 1 / len(classes),
+                        "real_val_balanced_accuracy": _f(probe_val) if probe_val is not None else None},
         "memorised_total": len(flagged),
     }
     write_json_atomic(out / "quality.json", result)
     return result
+
+
+def fit_probe(feats: np.ndarray, targets: np.ndarray, *, seed: int = 0):
+    """Linear class probe on features: standardise, then balanced multinomial logistic regression."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(StandardScaler(), LogisticRegression(C=0.1, class_weight="balanced", max_iter=2000,
+                                                              random_state=seed)).fit(feats, targets)
+
+
+def balanced_accuracy(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> float:
+    """Mean per-class recall over the classes present in ``y_true``."""
+    recalls = [float((y_pred[y_true == c] == c).mean()) for c in range(n_classes) if (y_true == c).any()]
+    return float(np.mean(recalls)) if recalls else math.nan
 
 
 def _mean(xs: list) -> float | None:

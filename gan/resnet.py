@@ -3,9 +3,10 @@
 Generator: z (B, z_dim), y (B,) -> image (B, 1, size, size) in [-1, 1].
   linear -> (B, 8ch, 4, 4) -> k up-blocks [CBN-ReLU-up-conv3-CBN-ReLU-conv3 + up-conv1 shortcut]
   (channels halve every block, floor ch) -> BN-ReLU-conv3-tanh. size = 4 * 2**k.
-Discriminator: image (B, 1, size, size), y (B,) -> logit (B,).
+Discriminator: image (B, 1, size, size), y (B,) -> (logit (B,), class logits (B, C) or None).
   k down-blocks with spectral norm (channels ch, 2ch, 4ch, 8ch, capped at 8ch) -> ReLU -> sum-pool
-  -> linear(h) + <embed(y), h>  (projection discriminator, Miyato & Koyama 2018).
+  -> linear(h) + <embed(y), h>  (projection discriminator, Miyato & Koyama 2018); with ``aux=True``
+  also an SN linear class head on h (AC-GAN term, see gan.train).
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ class DBlock(nn.Module):
 
 
 class Discriminator(nn.Module):
-    def __init__(self, *, n_classes: int, size: int = 64, ch: int = 32, channels: int = 1):
+    def __init__(self, *, n_classes: int, size: int = 64, ch: int = 32, channels: int = 1, aux: bool = False):
         super().__init__()
         assert n_classes >= 1 and ch >= 4
         k = n_upsamplings(size)
@@ -78,12 +79,15 @@ class Discriminator(nn.Module):
         self.blocks = nn.Sequential(*(DBlock(widths[i], widths[i + 1], first=i == 0) for i in range(k)))
         self.linear = sn_linear(widths[-1], 1)
         self.embed = sn_embedding(n_classes, widths[-1])
+        self.aux = sn_linear(widths[-1], n_classes) if aux else None   # AC-GAN class head (optional)
         self.n_classes, self.size = n_classes, size
 
     def features(self, x: torch.Tensor) -> torch.Tensor:   # (B,1,S,S) -> (B, 8ch)
         return F.relu(self.blocks(x)).sum(dim=(2, 3))
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """-> (real/fake logit (B,), class logits (B, n_classes) or None without the aux head)."""
         assert x.shape[-1] == self.size and y.shape == (x.shape[0],)
         h = self.features(x)
-        return self.linear(h).squeeze(1) + (self.embed(y) * h).sum(dim=1)
+        adv = self.linear(h).squeeze(1) + (self.embed(y) * h).sum(dim=1)
+        return adv, (self.aux(h) if self.aux is not None else None)

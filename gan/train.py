@@ -1,5 +1,10 @@
 """Train a class-conditional GAN on a manifest's train split (hinge loss, DiffAugment, EMA generator).
 
+Conditioning: conditional BN in G, projection D, class-balanced real batches (``balanced``), and with
+``aux_weight`` > 0 an AC-GAN term (Odena et al. 2017): D gets a class head trained with cross-entropy
+on real rows only, and G is also penalised when that head does not recognise a fake as its class.
+The projection term alone let G ignore y on chest X-rays (every row of the class grid alike).
+
 Writes into ``out``: ``checkpoint.pt`` (latest epoch: G, D, EMA-G, optimizers, AMP scalers, RNG
 states, epoch/step), ``losses.jsonl`` (one line per step), ``samples/epoch_NNNN.png`` (a grid from the
 EMA generator, one row per class), ``stats.json`` last. ``resume=True`` continues from the checkpoint
@@ -48,6 +53,7 @@ class GanConfig:
     diffaug: str = "translation,cutout,brightness"
     diffaug_strength: float = 1.0
     ema_decay: float = 0.999
+    aux_weight: float = 0.0
     balanced: bool = True
     classes: tuple[str, ...] | None = None
     min_count: int = 1
@@ -66,6 +72,8 @@ class GanConfig:
             raise UsageError("epochs must be >= 1 and batch size >= 2")
         if not 0.0 <= self.ema_decay < 1.0:
             raise UsageError(f"ema_decay {self.ema_decay} must be in [0, 1)")
+        if self.aux_weight < 0:
+            raise UsageError(f"aux_weight {self.aux_weight} must be >= 0")
 
 
 def _seed_epoch(seed: int, epoch: int, rank: int = 0) -> None:
@@ -151,7 +159,8 @@ def train_gan(cfg: GanConfig, manifest: str | Path, out: str | Path) -> dict:
             raise UsageError(f"cannot resume '{out}': settings differ ({sorted(diff) or 'classes'})")
 
     _seed_epoch(cfg.seed, 0)
-    g, dnet = build(cfg.arch, n_classes=n_classes, size=cfg.size, z_dim=cfg.z_dim, g_ch=cfg.g_ch, d_ch=cfg.d_ch)
+    g, dnet = build(cfg.arch, n_classes=n_classes, size=cfg.size, z_dim=cfg.z_dim, g_ch=cfg.g_ch, d_ch=cfg.d_ch,
+                    aux=cfg.aux_weight > 0)
     g_ema = copy.deepcopy(g)
     opt_g = torch.optim.Adam(g.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
     opt_d = torch.optim.Adam(dnet.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
@@ -207,9 +216,12 @@ def train_gan(cfg: GanConfig, manifest: str | Path, out: str | Path) -> dict:
                 with torch.no_grad():
                     fake = g_train(z, y_fake)
                 both = diff_augment(torch.cat([real, fake.float()]), policy, cfg.diffaug_strength)
-                logits = d_train(both, torch.cat([y, y_fake])).float()
-                d_real, d_fake = logits[: len(idx)], logits[len(idx):]
+                logits, cls = d_train(both, torch.cat([y, y_fake]))
+                d_real, d_fake = logits.float()[: len(idx)], logits.float()[len(idx):]
                 loss_d = F.relu(1.0 - d_real).mean() + F.relu(1.0 + d_fake).mean()
+                if cls is not None:   # AC-GAN term: D's class head learns the classes of REAL rows only
+                    loss_cls_d = F.cross_entropy(cls[: len(idx)].float(), y)
+                    loss_d = loss_d + cfg.aux_weight * loss_cls_d
             opt_d.zero_grad(set_to_none=True)
             scaler_d.scale(loss_d).backward()
             scaler_d.step(opt_d)
@@ -219,7 +231,11 @@ def train_gan(cfg: GanConfig, manifest: str | Path, out: str | Path) -> dict:
             y_fake = torch.randint(0, n_classes, (len(idx),)).to(d.device)
             with distributed.no_sync(d_train), distributed.autocast(d):
                 fake = g_train(z, y_fake)
-                loss_g = -d_train(diff_augment(fake.float(), policy, cfg.diffaug_strength), y_fake).float().mean()
+                logits, cls = d_train(diff_augment(fake.float(), policy, cfg.diffaug_strength), y_fake)
+                loss_g = -logits.float().mean()
+                if cls is not None:   # ... and G must make fakes that head recognises as their class
+                    loss_cls_g = F.cross_entropy(cls.float(), y_fake)
+                    loss_g = loss_g + cfg.aux_weight * loss_cls_g
             opt_g.zero_grad(set_to_none=True)
             scaler_g.scale(loss_g).backward()
             scaler_g.step(opt_g)
@@ -228,6 +244,8 @@ def train_gan(cfg: GanConfig, manifest: str | Path, out: str | Path) -> dict:
             step += 1
             last = {"epoch": epoch + 1, "step": step, "d_loss": float(loss_d.detach()), "g_loss": float(loss_g.detach()),
                     "d_real": float(d_real.detach().mean()), "d_fake": float(d_fake.detach().mean())}
+            if cls is not None:
+                last.update(cls_d=float(loss_cls_d.detach()), cls_g=float(loss_cls_g.detach()))
             lines.append(json.dumps(last))
             bar.update(1)
             bar.set_postfix(d=f"{last['d_loss']:.3f}", g=f"{last['g_loss']:.3f}")

@@ -16,8 +16,11 @@ def test_generator_and_discriminator_shapes(arch, size):
     x = g(z, y)
     assert x.shape == (4, 1, size, size)
     assert x.min() >= -1 and x.max() <= 1
-    out = d(x, y)
-    assert out.shape == (4,) and torch.isfinite(out).all()
+    out, cls = d(x, y)
+    assert out.shape == (4,) and torch.isfinite(out).all() and cls is None
+    _, d_aux = build(arch, n_classes=3, size=size, z_dim=16, g_ch=8, d_ch=8, aux=True)
+    out, cls = d_aux(x, y)
+    assert out.shape == (4,) and cls.shape == (4, 3) and torch.isfinite(cls).all()
 
 
 def test_class_conditioning_changes_the_output():

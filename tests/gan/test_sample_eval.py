@@ -73,3 +73,32 @@ def test_eval_reports_per_class_quality_and_memorisation(trained, toy32, tmp_pat
     assert res["memorised_total"] == 16 * 4
     rows = (tmp_path / "q2" / "memorised.jsonl").read_text().splitlines()
     assert len(rows) == 64 and json.loads(rows[0])["nearest_real"].startswith("toy:")
+
+
+def _oracle(ignore_label: bool):
+    """A stand-in 'generator' drawing toy images of the requested class (or always of class 3)."""
+    import numpy as np
+
+    from tests.gan.toyset import toy_image
+
+    def generate(g, cls, n, *, seed, batch=128):
+        rng = np.random.default_rng(seed + cls)
+        return np.stack([toy_image(3 if ignore_label else cls, rng, 32) for _ in range(n)])
+    return generate
+
+
+def test_class_consistency_separates_a_conditioned_from_a_label_blind_generator(trained, toy32, tmp_path,
+                                                                                 monkeypatch):
+    import gan.evaluate as ev
+
+    monkeypatch.setattr(ev, "generate", _oracle(ignore_label=False))
+    good = evaluate_generator(trained, toy32, tmp_path / "good", n_per_class=24)
+    monkeypatch.setattr(ev, "generate", _oracle(ignore_label=True))
+    blind = evaluate_generator(trained, toy32, tmp_path / "blind", n_per_class=24)
+    assert good["class_probe"]["chance"] == 0.25
+    assert good["class_probe"]["real_val_balanced_accuracy"] >= 0.75
+    assert good["mean"]["class_consistency"] >= 0.75
+    # the label-blind generator is right only for the class it always draws
+    assert blind["per_class"]["No Finding"]["class_consistency"] >= 0.75
+    assert all(blind["per_class"][c]["class_consistency"] <= 0.25 for c in ("Cardiomegaly", "Effusion", "Nodule"))
+    assert blind["mean"]["class_consistency"] < good["mean"]["class_consistency"] - 0.4
