@@ -5,6 +5,11 @@ needs), ``last.pt`` (+ optimizer, RNG, epoch: ``resume=True`` continues exactly)
 (one line per epoch), ``stats.json`` last. Synthetic rows are training data only: a manifest with a
 synthetic row in val or test is refused (:meth:`manifests.dataset_view.View.assert_no_synthetic_in_eval`).
 
+``ema_decay`` > 0 keeps an exponential moving average of the weights (and BN statistics) and
+validates, selects and saves that averaged model (Polyak averaging: a steadier model on small,
+noisy val sets). ``select_on="loss"`` stops on mean val cross-entropy instead of val macro AUROC,
+which on a val split with one or two positives per class is far less jumpy.
+
 Augmentation policies: ``none``, ``classic`` (batch affine + intensity), ``oversample`` (class-
 balanced sampling with replacement). GAN augmentation is a manifest that already holds synthetic
 train rows (the CLI's ``--augment gan:CHECKPOINT`` samples and merges them first).
@@ -33,6 +38,9 @@ from manifests.registry import lookup
 FORMAT = "medharvest-classifier/1"
 STAGE_VERSION = "classify.train/1"
 POLICIES = ("none", "classic", "oversample")
+#: Early stopping / best-epoch metric on val: macro AUROC (higher is better), mean loss (lower is
+#: better), or ``last``: no val-based selection at all, the model after the last epoch is kept.
+SELECT_ON = ("auroc", "loss", "last")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,6 +54,8 @@ class ClassifyConfig:
     lr: float = 1e-3
     weight_decay: float = 1e-4
     class_weighted: bool = False
+    ema_decay: float = 0.0
+    select_on: str = "auroc"
     size: int = 64
     classes: tuple[str, ...] | None = None
     min_count: int = 1
@@ -62,6 +72,9 @@ class ClassifyConfig:
         lookup({p: p for p in POLICIES}, self.augment, "augmentation policy")
         if self.epochs < 1 or self.batch_size < 2 or self.patience < 1:
             raise UsageError("epochs and patience must be >= 1 and batch size >= 2")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise UsageError(f"ema_decay {self.ema_decay} must be in [0, 1)")
+        lookup({k: k for k in SELECT_ON}, self.select_on, "model selection metric")
 
 
 def _seed(seed: int, epoch: int, rank: int = 0) -> None:
@@ -92,6 +105,25 @@ def predict(model: torch.nn.Module, ds: ManifestDataset, *, multi_label: bool, d
     return np.concatenate(out) if out else np.zeros((0, model.head.out_features), np.float32)
 
 
+@torch.no_grad()
+def _ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
+    """ema <- decay * ema + (1 - decay) * model, over parameters and float buffers (BN statistics)."""
+    for (_, pe), (_, pm) in zip(ema.state_dict().items(), model.state_dict().items()):
+        if pe.dtype.is_floating_point:
+            pe.lerp_(pm.detach(), 1.0 - decay)
+        else:
+            pe.copy_(pm)
+
+
+def _val_loss(probs: np.ndarray, targets: np.ndarray, *, multi_label: bool) -> float:
+    """Mean cross-entropy (softmax) or binary cross-entropy (multi-label) of val probabilities."""
+    p = np.clip(probs.astype(np.float64), 1e-7, 1 - 1e-7)
+    if multi_label:
+        t = targets.astype(np.float64)
+        return float(-(t * np.log(p) + (1 - t) * np.log(1 - p)).mean())
+    return float(-np.log(p[np.arange(len(targets)), targets.astype(np.int64)]).mean())
+
+
 def _save(obj: dict, path: Path) -> None:
     with atomic_path(path, ".pt") as tmp:
         torch.save(obj, tmp)
@@ -117,7 +149,7 @@ def train_classifier(cfg: ClassifyConfig, manifest: str | Path, out: str | Path)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     scaler = torch.amp.GradScaler(enabled=d.amp)
     weight = class_weights(train, n_classes).to(d.device) if cfg.class_weighted else None
-    start, best_metric, best_epoch, bad_epochs, history = 0, -1.0, 0, 0, []
+    start, best_metric, best_epoch, bad_epochs, history = 0, -float("inf"), 0, 0, []
     last_path, best_path = out / "last.pt", out / "best.pt"
     if last_path.exists():
         if not cfg.resume:
@@ -128,6 +160,15 @@ def train_classifier(cfg: ClassifyConfig, manifest: str | Path, out: str | Path)
         scaler.load_state_dict(st["scaler"])
         start, best_metric, best_epoch, bad_epochs = st["epoch"], st["best_metric"], st["best_epoch"], st["bad_epochs"]
         history = st["history"]
+    ema = None
+    if cfg.ema_decay > 0:
+        import copy
+
+        ema = copy.deepcopy(model)
+        if last_path.exists() and "ema" in st:
+            ema.load_state_dict(st["ema"])
+        ema.requires_grad_(False)
+    shown = ema if ema is not None else model    # the model that is validated, selected and saved
     net = distributed.wrap(model, d)
     augment = AUGMENTATIONS.get(cfg.augment, AUGMENTATIONS["none"])
     weights = None
@@ -166,29 +207,44 @@ def train_classifier(cfg: ClassifyConfig, manifest: str | Path, out: str | Path)
             scaler.scale(loss).backward()
             scaler.step(opt)
             scaler.update()
+            if ema is not None:
+                _ema_update(ema, model, cfg.ema_decay)
             losses.append(float(loss.detach()))
         distributed.sync_buffers(net, d)
-        scores = predict(model, ds_val, multi_label=cfg.multi_label, device=d.device)
+        scores = predict(shown, ds_val, multi_label=cfg.multi_label, device=d.device)
         m = compute(scores, val.targets, list(view.classes), multi_label=cfg.multi_label)
-        metric = m["macro"]["auroc"] if m["macro"]["auroc"] is not None else -float(np.mean(losses))
+        val_loss = _val_loss(scores, val.targets, multi_label=cfg.multi_label)
+        if cfg.select_on == "last":
+            metric = float(epoch + 1)
+        elif cfg.select_on == "loss":
+            metric = -val_loss
+        else:
+            metric = m["macro"]["auroc"] if m["macro"]["auroc"] is not None else -val_loss
         improved = metric > best_metric
         if improved:
             best_metric, best_epoch, bad_epochs = metric, epoch + 1, 0
         else:
             bad_epochs += 1
-        history.append({"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "val_macro_auroc": m["macro"]["auroc"],
+        history.append({"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "val_loss": val_loss,
+                        "val_macro_auroc": m["macro"]["auroc"],
                         "val_balanced_accuracy": m["balanced_accuracy"], "best": improved})
         if d.is_main:
             state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
             if improved:
-                _save({**base, "state_dict": state, "epoch": epoch + 1, "val_macro_auroc": m["macro"]["auroc"]}, best_path)
-            _save({**base, "model": state, "opt": opt.state_dict(), "scaler": scaler.state_dict(), "epoch": epoch + 1,
+                best_state = {k: v.detach().cpu() for k, v in shown.state_dict().items()}
+                _save({**base, "state_dict": best_state, "epoch": epoch + 1, "val_macro_auroc": m["macro"]["auroc"],
+                       "val_loss": val_loss, "ema": ema is not None}, best_path)
+            extra = {"ema": {k: v.detach().cpu() for k, v in ema.state_dict().items()}} if ema is not None else {}
+            _save({**base, **extra, "model": state, "opt": opt.state_dict(), "scaler": scaler.state_dict(), "epoch": epoch + 1,
                    "best_metric": best_metric, "best_epoch": best_epoch, "bad_epochs": bad_epochs,
                    "history": history}, last_path)
             with open(out / "history.jsonl", "w", encoding="utf-8") as fh:
                 fh.writelines(json.dumps(h) + "\n" for h in history)
         distributed.barrier(d)
-    summary = {"best_epoch": best_epoch, "best_val_macro_auroc": best_metric, "epochs_run": len(history),
+    best_row = next((h for h in history if h["epoch"] == best_epoch), {})
+    summary = {"best_epoch": best_epoch, "best_val_macro_auroc": best_row.get("val_macro_auroc"),
+               "best_val_loss": best_row.get("val_loss"), "selected_on": cfg.select_on,
+               "weight_averaging": cfg.ema_decay or None, "epochs_run": len(history),
                "stopped_early": stopped_early or bad_epochs >= cfg.patience, "train_rows": len(train),
                "synthetic_train_rows": int(train.synthetic.sum()), "val_rows": len(val), "classes": list(view.classes),
                "train_counts": dict(zip(view.classes, train.class_counts().tolist())), "world_size": d.world,

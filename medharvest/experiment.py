@@ -38,6 +38,9 @@ class Budget:
     target_ratio: float = 0.5
     diffaug_strength: float = 1.0
     ema_decay: float = 0.99
+    gan_aux_weight: float = 0.0
+    clf_ema_decay: float = 0.0
+    clf_select_on: str = "auroc"
 
 
 BUDGETS = {
@@ -94,7 +97,8 @@ def _run_seed(manifest: Path, out: Path, seed: int, b: Budget, classes: list[str
     if not (gan_dir / "stats.json").exists():
         gcfg = GanConfig(arch=b.gan_arch, epochs=b.gan_epochs, g_ch=b.gan_ch, d_ch=b.gan_ch, batch_size=b.batch_size,
                          classes=tuple(classes), seed=seed, ema_decay=b.ema_decay,
-                         diffaug_strength=b.diffaug_strength, quiet=quiet, resume=True, threads=threads)
+                         diffaug_strength=b.diffaug_strength, aux_weight=b.gan_aux_weight, quiet=quiet, resume=True,
+                         threads=threads)
         train_gan(gcfg, manifest, gan_dir)
     aug_manifest = out / "gan_aug" / "manifest.parquet"
     if not aug_manifest.exists():
@@ -113,6 +117,7 @@ def _run_seed(manifest: Path, out: Path, seed: int, b: Budget, classes: list[str
             cfg = ClassifyConfig(arch=b.arch, augment={"gan": "none", "baseline": "none"}.get(arm, arm),
                                  epochs=b.clf_epochs, patience=b.patience, batch_size=b.batch_size,
                                  classes=tuple(classes), steps_per_epoch=steps, seed=seed, quiet=quiet, threads=threads,
+                                 ema_decay=b.clf_ema_decay, select_on=b.clf_select_on,
                                  resume=(arm_dir / "stats.json").exists())
             train_classifier(cfg, aug_manifest if arm == "gan" else manifest, arm_dir)
             evaluate_classifier(arm_dir, manifest, arm_dir / "eval")

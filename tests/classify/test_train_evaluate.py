@@ -36,6 +36,29 @@ def test_resume_continues_exactly(toy, tmp_path):
     assert (a / "history.jsonl").read_text() == (b / "history.jsonl").read_text()
 
 
+def test_weight_averaging_and_loss_selection_resume_exactly(toy, tmp_path):
+    """EMA weights are what is validated and saved; val loss selects; resume stays exact with both."""
+    import torch
+
+    cfg = {**CFG, "ema_decay": 0.9, "select_on": "loss"}
+    a, b = tmp_path / "a", tmp_path / "b"
+    train_classifier(ClassifyConfig(**{**cfg, "epochs": 3}), toy, a)
+    train_classifier(ClassifyConfig(**{**cfg, "epochs": 1}), toy, b)
+    train_classifier(ClassifyConfig(**{**cfg, "epochs": 3, "resume": True}), toy, b)
+    assert (a / "history.jsonl").read_text() == (b / "history.jsonl").read_text()
+    hist = [json.loads(ln) for ln in (a / "history.jsonl").read_text().splitlines()]
+    best = torch.load(a / "best.pt", weights_only=False)
+    last = torch.load(a / "last.pt", weights_only=False)
+    assert best["ema"] is True and best["val_loss"] == min(h["val_loss"] for h in hist)
+    if best["epoch"] == 3:    # the saved best is the averaged model, not the raw one
+        assert all(torch.equal(best["state_dict"][k], last["ema"][k]) for k in best["state_dict"])
+        assert any(not torch.equal(best["state_dict"][k], last["model"][k]) for k in best["state_dict"])
+    m = evaluate_classifier(a, toy, tmp_path / "eval")
+    assert m["macro"]["auroc"] > 0.8
+    with pytest.raises(UsageError, match="selection metric"):
+        ClassifyConfig(select_on="acc")
+
+
 @pytest.mark.parametrize("policy", ["classic", "oversample"])
 def test_policies_and_class_weights_run(toy, tmp_path, policy):
     s = train_classifier(ClassifyConfig(**{**CFG, "epochs": 1, "augment": policy, "class_weighted": True}), toy,
