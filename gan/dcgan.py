@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gan.layers import ConditionalBatchNorm2d, n_upsamplings, sn_conv, sn_embedding, sn_linear
+from gan.layers import ConditionalBatchNorm2d, MinibatchStd, n_upsamplings, sn_conv, sn_embedding, sn_linear
 
 
 class Generator(nn.Module):
@@ -40,7 +40,8 @@ class Generator(nn.Module):
 
 
 class Discriminator(nn.Module):
-    def __init__(self, *, n_classes: int, size: int = 64, ch: int = 32, channels: int = 1, aux: bool = False):
+    def __init__(self, *, n_classes: int, size: int = 64, ch: int = 32, channels: int = 1, aux: bool = False,
+                 mbstd: bool = False):
         super().__init__()
         assert n_classes >= 1 and ch >= 4
         k = n_upsamplings(size)
@@ -51,11 +52,17 @@ class Discriminator(nn.Module):
         self.body = nn.Sequential(*layers)
         self.linear = sn_linear(widths[-1], 1)
         self.embed = sn_embedding(n_classes, widths[-1])
-        self.aux = sn_linear(widths[-1], n_classes) if aux else None   # AC-GAN class head (optional)
+        # AC-GAN class head (optional). Not spectral-normed: with SN its logits stay ~0.2 wide on these
+        # features, the cross-entropy sits at ln(C) and gives G no class signal.
+        self.aux = nn.Linear(widths[-1], n_classes) if aux else None
+        self.mbstd = MinibatchStd(widths[-1]) if mbstd else None   # lets D see a batch without variety
         self.n_classes, self.size = n_classes, size
 
     def features(self, x: torch.Tensor) -> torch.Tensor:   # (B,1,S,S) -> (B, widths[-1])
-        return self.body(x).sum(dim=(2, 3))
+        h = self.body(x)
+        if self.mbstd is not None:
+            h = F.leaky_relu(self.mbstd(h), 0.2)
+        return h.sum(dim=(2, 3))
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """-> (real/fake logit (B,), class logits (B, n_classes) or None without the aux head)."""

@@ -48,3 +48,31 @@ def n_upsamplings(size: int, base: int = 4) -> int:
         k += 1
     assert s == size, f"image size {size} must be {base} * 2**k"
     return k
+
+
+def minibatch_std(h: torch.Tensor, *, max_group: int = 4) -> torch.Tensor:
+    """Minibatch standard deviation (Karras et al. 2018): (B, C, H, W) -> (B, 1, H, W).
+
+    Rows are grouped in CONTIGUOUS groups (g rows each) and every row gets its group's mean feature
+    std, so a discriminator can see when a batch lacks variety (mode collapse). The group size is the
+    largest of 4, 2, 1 with ``B % (2 g) == 0``: a batch made of real rows followed by as many fake
+    rows then never mixes the two in one group, and a fake-only batch of the same half size uses the
+    same g.
+    """
+    b = h.shape[0]
+    g = next((k for k in (max_group, 2, 1) if k <= max_group and b % (2 * k) == 0), 1)
+    if g == 1:
+        return torch.zeros_like(h[:, :1])
+    s = h.float().view(b // g, g, *h.shape[1:]).std(dim=1, unbiased=False).mean(dim=(1, 2, 3))   # (B/g,)
+    return s.repeat_interleave(g)[:, None, None, None].expand(b, 1, *h.shape[2:]).to(h.dtype)
+
+
+class MinibatchStd(nn.Module):
+    """Append the minibatch-std channel, then mix it back to ``channels`` with a 3x3 SN conv."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.mix = sn_conv(channels + 1, channels)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return self.mix(torch.cat([h, minibatch_std(h)], dim=1))

@@ -4,6 +4,9 @@ Conditioning: conditional BN in G, projection D, class-balanced real batches (``
 ``aux_weight`` > 0 an AC-GAN term (Odena et al. 2017): D gets a class head trained with cross-entropy
 on real rows only, and G is also penalised when that head does not recognise a fake as its class.
 The projection term alone let G ignore y on chest X-rays (every row of the class grid alike).
+Against mode collapse inside a class (G ignoring z: every column of a grid row alike), ``mbstd``
+adds a minibatch-std layer to D (Karras et al. 2018) and ``ms_weight`` > 0 a mode-seeking term
+(Mao et al. 2019) on pairs of same-class fakes.
 
 Writes into ``out``: ``checkpoint.pt`` (latest epoch: G, D, EMA-G, optimizers, AMP scalers, RNG
 states, epoch/step), ``losses.jsonl`` (one line per step), ``samples/epoch_NNNN.png`` (a grid from the
@@ -54,6 +57,8 @@ class GanConfig:
     diffaug_strength: float = 1.0
     ema_decay: float = 0.999
     aux_weight: float = 0.0
+    mbstd: bool = False
+    ms_weight: float = 0.0
     balanced: bool = True
     classes: tuple[str, ...] | None = None
     min_count: int = 1
@@ -72,8 +77,8 @@ class GanConfig:
             raise UsageError("epochs must be >= 1 and batch size >= 2")
         if not 0.0 <= self.ema_decay < 1.0:
             raise UsageError(f"ema_decay {self.ema_decay} must be in [0, 1)")
-        if self.aux_weight < 0:
-            raise UsageError(f"aux_weight {self.aux_weight} must be >= 0")
+        if self.aux_weight < 0 or self.ms_weight < 0:
+            raise UsageError(f"aux_weight {self.aux_weight} and ms_weight {self.ms_weight} must be >= 0")
 
 
 def _seed_epoch(seed: int, epoch: int, rank: int = 0) -> None:
@@ -86,6 +91,14 @@ def _seed_epoch(seed: int, epoch: int, rank: int = 0) -> None:
 def _to_unit(x: torch.Tensor) -> torch.Tensor:
     """uint8 (B, S, S) -> float (B, 1, S, S) in [-1, 1]."""
     return x.float().unsqueeze(1).div(127.5).sub(1.0)
+
+
+def mode_seeking_loss(x1: torch.Tensor, x2: torch.Tensor, z1: torch.Tensor, z2: torch.Tensor,
+                      eps: float = 1e-5) -> torch.Tensor:
+    """Mode seeking term (Mao et al., CVPR 2019): 1 / (mean |x1 - x2| / mean |z1 - z2|) for pairs of
+    fakes of the same class. Minimising it pushes G to map different z to different images."""
+    ratio = (x1 - x2).abs().mean() / (z1 - z2).abs().mean().clamp(min=eps)
+    return 1.0 / (ratio + eps)
 
 
 @torch.no_grad()
@@ -160,7 +173,7 @@ def train_gan(cfg: GanConfig, manifest: str | Path, out: str | Path) -> dict:
 
     _seed_epoch(cfg.seed, 0)
     g, dnet = build(cfg.arch, n_classes=n_classes, size=cfg.size, z_dim=cfg.z_dim, g_ch=cfg.g_ch, d_ch=cfg.d_ch,
-                    aux=cfg.aux_weight > 0)
+                    aux=cfg.aux_weight > 0, mbstd=cfg.mbstd)
     g_ema = copy.deepcopy(g)
     opt_g = torch.optim.Adam(g.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
     opt_d = torch.optim.Adam(dnet.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
@@ -229,6 +242,9 @@ def train_gan(cfg: GanConfig, manifest: str | Path, out: str | Path) -> dict:
             # generator step (D's grads here are local and discarded)
             z = torch.randn(len(idx), cfg.z_dim).to(d.device)
             y_fake = torch.randint(0, n_classes, (len(idx),)).to(d.device)
+            half = len(idx) // 2
+            if cfg.ms_weight > 0:    # mode seeking pairs: rows i and half + i share a class, not a z
+                y_fake[half: 2 * half] = y_fake[:half]
             with distributed.no_sync(d_train), distributed.autocast(d):
                 fake = g_train(z, y_fake)
                 logits, cls = d_train(diff_augment(fake.float(), policy, cfg.diffaug_strength), y_fake)
@@ -236,6 +252,10 @@ def train_gan(cfg: GanConfig, manifest: str | Path, out: str | Path) -> dict:
                 if cls is not None:   # ... and G must make fakes that head recognises as their class
                     loss_cls_g = F.cross_entropy(cls.float(), y_fake)
                     loss_g = loss_g + cfg.aux_weight * loss_cls_g
+                if cfg.ms_weight > 0:
+                    loss_ms = mode_seeking_loss(fake[:half].float(), fake[half: 2 * half].float(),
+                                                z[:half], z[half: 2 * half])
+                    loss_g = loss_g + cfg.ms_weight * loss_ms
             opt_g.zero_grad(set_to_none=True)
             scaler_g.scale(loss_g).backward()
             scaler_g.step(opt_g)
@@ -246,6 +266,8 @@ def train_gan(cfg: GanConfig, manifest: str | Path, out: str | Path) -> dict:
                     "d_real": float(d_real.detach().mean()), "d_fake": float(d_fake.detach().mean())}
             if cls is not None:
                 last.update(cls_d=float(loss_cls_d.detach()), cls_g=float(loss_cls_g.detach()))
+            if cfg.ms_weight > 0:
+                last.update(ms=float(loss_ms.detach()))
             lines.append(json.dumps(last))
             bar.update(1)
             bar.set_postfix(d=f"{last['d_loss']:.3f}", g=f"{last['g_loss']:.3f}")

@@ -59,3 +59,36 @@ def test_diffaugment_keeps_shape_and_is_identity_at_strength_zero():
     assert x.grad is not None and x.grad.abs().sum() > 0
     with pytest.raises(UsageError, match="did you mean 'cutout'"):
         parse_policy("cutot")
+
+
+def test_minibatch_std_never_mixes_real_and_fake_rows():
+    from gan.layers import minibatch_std
+
+    torch.manual_seed(0)
+    real = torch.randn(8, 3, 4, 4)
+    fake = torch.ones(8, 3, 4, 4)            # a collapsed generator: every fake alike
+    s = minibatch_std(torch.cat([real, fake]))
+    assert s.shape == (16, 1, 4, 4)
+    assert (s[:8] > 0.3).all() and torch.equal(s[8:], torch.zeros(8, 1, 4, 4))
+    assert torch.equal(minibatch_std(fake), torch.zeros(8, 1, 4, 4))     # the G step's fake-only batch
+    assert torch.equal(minibatch_std(torch.randn(3, 3, 4, 4)), torch.zeros(3, 1, 4, 4))   # odd batch: no groups
+
+
+def test_mbstd_discriminator_scores_a_collapsed_batch_differently():
+    torch.manual_seed(0)
+    _, d = build("dcgan", n_classes=2, size=32, z_dim=8, g_ch=8, d_ch=8, mbstd=True)
+    x = torch.rand(8, 1, 32, 32) * 2 - 1
+    y = torch.zeros(8, dtype=torch.long)
+    varied, _ = d(x, y)
+    collapsed, _ = d(x[:1].repeat(8, 1, 1, 1), y)
+    assert not torch.allclose(varied[0], collapsed[0])      # same image 0, different company
+
+
+def test_mode_seeking_loss_penalises_ignoring_z():
+    from gan.train import mode_seeking_loss
+
+    z1, z2 = torch.randn(4, 8), torch.randn(4, 8)
+    x = torch.rand(4, 1, 8, 8)
+    same = mode_seeking_loss(x, x.clone(), z1, z2)
+    diff = mode_seeking_loss(x, torch.rand(4, 1, 8, 8), z1, z2)
+    assert same > 1000 * diff

@@ -50,6 +50,17 @@ def test_discriminator_learns(toy32, tmp_path):
     assert sum(r["d_real"] - r["d_fake"] for r in rows[-5:]) > 0     # real scored above fake
 
 
+def test_collapse_remedies_train_and_log(toy32, tmp_path):
+    """AC-GAN head, minibatch std and mode seeking together: finite losses, each term logged."""
+    out = tmp_path / "gan"
+    train_gan(GanConfig(epochs=2, aux_weight=1.0, mbstd=True, ms_weight=1.0, **CFG), toy32, out)
+    rows = _losses(out)
+    assert all({"cls_d", "cls_g", "ms"} <= set(r) for r in rows)
+    assert all(torch.isfinite(torch.tensor([r["cls_d"], r["cls_g"], r["ms"], r["g_loss"]])).all() for r in rows)
+    ck = ckpt.load(out)
+    assert any(k.startswith("aux.") for k in ck["d"]) and any(k.startswith("mbstd.") for k in ck["d"])
+
+
 def test_resume_is_exact(toy32, tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
     train_gan(GanConfig(epochs=2, **CFG), toy32, a)
