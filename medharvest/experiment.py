@@ -30,7 +30,7 @@ ARMS = ("baseline", "classic", "oversample", "gan")
 class Budget:
     clf_epochs: int
     patience: int
-    gan_epochs: int
+    gan_steps: int     # GAN updates, whatever the train size (epochs = ceil(gan_steps / steps per epoch))
     gan_ch: int
     batch_size: int = 32
     arch: str = "small-cnn"
@@ -38,14 +38,17 @@ class Budget:
     target_ratio: float = 0.5
     diffaug_strength: float = 1.0
     ema_decay: float = 0.99
-    gan_aux_weight: float = 0.0
+    gan_aux_weight: float = 1.0     # AC-GAN class term (against class collapse)
+    gan_ms_weight: float = 0.1      # mode seeking (against z collapse)
+    gan_lr_g: float = 1e-4          # two time-scale update rule: D learns 4x faster than G
+    gan_lr_d: float = 4e-4
     clf_ema_decay: float = 0.0
     clf_select_on: str = "auroc"
 
 
 BUDGETS = {
-    "small": Budget(clf_epochs=8, patience=4, gan_epochs=15, gan_ch=16),
-    "full": Budget(clf_epochs=40, patience=8, gan_epochs=60, gan_ch=16, ema_decay=0.995),
+    "small": Budget(clf_epochs=8, patience=4, gan_steps=120, gan_ch=16),
+    "full": Budget(clf_epochs=40, patience=8, gan_steps=1200, gan_ch=16, ema_decay=0.995),
 }
 
 
@@ -95,9 +98,10 @@ def _run_seed(manifest: Path, out: Path, seed: int, b: Budget, classes: list[str
     gan_dir = out / "generator"
     t0 = time.perf_counter()
     if not (gan_dir / "stats.json").exists():
-        gcfg = GanConfig(arch=b.gan_arch, epochs=b.gan_epochs, g_ch=b.gan_ch, d_ch=b.gan_ch, batch_size=b.batch_size,
+        gcfg = GanConfig(arch=b.gan_arch, epochs=-(-b.gan_steps // steps), g_ch=b.gan_ch, d_ch=b.gan_ch, batch_size=b.batch_size,
                          classes=tuple(classes), seed=seed, ema_decay=b.ema_decay,
-                         diffaug_strength=b.diffaug_strength, aux_weight=b.gan_aux_weight, quiet=quiet, resume=True,
+                         diffaug_strength=b.diffaug_strength, aux_weight=b.gan_aux_weight,
+                         ms_weight=b.gan_ms_weight, lr_g=b.gan_lr_g, lr_d=b.gan_lr_d, quiet=quiet, resume=True,
                          threads=threads)
         train_gan(gcfg, manifest, gan_dir)
     aug_manifest = out / "gan_aug" / "manifest.parquet"

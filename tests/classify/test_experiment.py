@@ -8,7 +8,7 @@ import torch
 from medharvest.experiment import ARMS, Budget, run_experiment
 from manifests.dataset_view import load_view
 
-TINY = Budget(clf_epochs=2, patience=2, gan_epochs=1, gan_ch=8, batch_size=16, target_ratio=0.5)
+TINY = Budget(clf_epochs=2, patience=2, gan_steps=1, gan_ch=8, batch_size=16, target_ratio=0.5)
 
 
 @pytest.mark.slow
