@@ -9,12 +9,16 @@ real (non-synthetic) **train** rows with exactly one positive NIH-15 finding are
 * ``sample``: ``OUT/images/<class>/*.png`` + ``OUT/manifest.parquet`` of records with
   ``synthetic=True``, ``generator=<checkpoint sha256 prefix>``, ``label_source="synthetic"``,
   ``split="train"``, key ``synthetic:<id>-<class>-<n>``; merge with :func:`manifests.io.merge`.
-* ``eval``: ``OUT/quality.json`` (per-class FID, KID, precision/recall, memorisation) +
-  ``memorised.jsonl``; features from :data:`gan.features.NAME` (a fixed random conv net, offline).
+* ``eval``: ``OUT/quality.json`` (per-class FID, KID, precision/recall, memorisation, class
+  consistency under a linear probe fitted on real train rows) + ``memorised.jsonl``; features from
+  :data:`gan.features.NAME` (a fixed random conv net, offline).
 
 Model: conditional DCGAN or ResNet generator (class-conditional BatchNorm), projection
 discriminator with spectral norm, hinge loss, DiffAugment (translation/cutout/brightness), EMA
-generator with recalibrated BN statistics. Runs under ``torchrun`` (DDP; gloo on CPU, NCCL on GPU,
+generator with recalibrated BN statistics. Against collapse on small sets (options of
+:class:`gan.train.GanConfig`): an AC-GAN class head (``aux_weight``), a mode-seeking term
+(``ms_weight``), a minibatch-std layer in D (``mbstd``), class-balanced real batches, two
+time-scale learning rates. Runs under ``torchrun`` (DDP; gloo on CPU, NCCL on GPU,
 rank 0 writes); CUDA + fp16 autocast/GradScaler when a GPU is present.
 
 Public API:
