@@ -7,7 +7,9 @@ val-based early stopping, same backbone) for each seed:
 * ``classic`` — real rows, random affine + intensity augmentation;
 * ``oversample`` — real rows, class-balanced sampling with replacement;
 * ``gan`` — real rows + synthetic rows from a GAN trained (per seed) on the train split only, sampled
-  to top minority classes up to ``target_ratio`` x the largest class.
+  to top minority classes up to ``target_ratio`` x the largest class. With ``Budget.gan_filter`` = k > 1,
+  k candidates are generated per kept image and the baseline arm's classifier (real rows only)
+  keeps the most class-like ones (sample filtering).
 
 Every arm is evaluated on the same test split (no synthetic rows ever there). Output layout:
 ``out/seed_<s>/{generator,gan_aug,<arm>/...}``, ``out/results.json``, ``out/table.md``, ``out/table.csv``,
@@ -42,6 +44,7 @@ class Budget:
     gan_ms_weight: float = 0.1      # mode seeking (against z collapse)
     gan_lr_g: float = 1e-4          # two time-scale update rule: D learns 4x faster than G
     gan_lr_d: float = 4e-4
+    gan_filter: int = 0             # > 1: generate this many candidates per kept image, keep the most class-like
     clf_ema_decay: float = 0.0
     clf_select_on: str = "auroc"
 
@@ -67,21 +70,70 @@ def choose_classes(manifest: str | Path, *, min_train: int = 5) -> tuple[list[st
     return keep, table
 
 
+def filter_synthetic(candidates: str | Path, classifier: str | Path, need: dict[str, int]):
+    """Keep, per class, the ``need[c]`` synthetic rows a classifier trained on REAL rows finds most like c.
+
+    ``candidates``: a synthetic manifest; returns its kept rows (pyarrow Table) in input order
+    plus {class: mean probability of the kept rows}. Sample filtering: a class-blind generator
+    otherwise adds images of 'No Finding' labelled as a rare class.
+    """
+    import numpy as np
+    import pyarrow as pa
+
+    from classify.data import ManifestDataset
+    from classify.evaluate import load_classifier
+    from classify.train import predict
+    from manifests.dataset_view import load_view
+    from manifests.io import read_manifest
+
+    model, ck = load_classifier(classifier)
+    view = load_view(candidates, classes=list(ck["classes"]))
+    probs = predict(model, ManifestDataset(view, size=ck["size"]), multi_label=False, device=torch_cpu())
+    keep_keys, kept_prob = set(), {}
+    for ci, cname in enumerate(ck["classes"]):
+        rows = np.flatnonzero(view.targets == ci)
+        top = rows[np.argsort(-probs[rows, ci], kind="stable")[: need.get(cname, 0)]]
+        keep_keys.update(view.keys[i] for i in top)
+        if len(top):
+            kept_prob[cname] = round(float(probs[top, ci].mean()), 4)
+    table = read_manifest(candidates)
+    mask = pa.array([k in keep_keys for k in table.column("key").to_pylist()])
+    return table.filter(mask), kept_prob
+
+
+def torch_cpu():
+    import torch
+
+    return torch.device("cpu")
+
+
 def gan_augmented_manifest(manifest: str | Path, checkpoint: str | Path, out: str | Path, *, target_ratio: float = 1.0,
-                           seed: int = 0, classes: list[str] | None = None) -> Path:
-    """Sample the GAN to top up ``manifest``'s train split; write real + synthetic rows as ``out/manifest.parquet``."""
+                           seed: int = 0, classes: list[str] | None = None, filter_with: str | Path | None = None,
+                           candidates: int = 4) -> Path:
+    """Sample the GAN to top up ``manifest``'s train split; write real + synthetic rows as ``out/manifest.parquet``.
+
+    ``filter_with``: a classifier checkpoint trained on the real rows; ``candidates`` x as many images
+    are generated and the most class-like are kept (:func:`filter_synthetic`).
+    """
     from gan.checkpoint import load_generator
     from gan.sample import balance_counts, counts_from_manifest, sample_to_manifest
-    from manifests.io import merge, read_manifest, rebase_image_paths, resolve_manifest, write_manifest
+    from manifests.io import merge, read_manifest, rebase_image_paths, resolve_manifest, write_json_atomic, write_manifest
 
     out = Path(out)
     _, meta = load_generator(checkpoint)
     need = balance_counts(counts_from_manifest(manifest, classes or meta["classes"]), target_ratio=target_ratio)
     syn_dir = out / "synthetic"
-    sample_to_manifest(checkpoint, syn_dir, n_per_class=need, seed=seed)
+    factor = candidates if filter_with else 1
+    sample_to_manifest(checkpoint, syn_dir, n_per_class={c: n * factor for c, n in need.items()}, seed=seed)
     real_path = resolve_manifest(manifest)
     real = rebase_image_paths(read_manifest(real_path), real_path.parent, out)
-    syn = rebase_image_paths(read_manifest(syn_dir), syn_dir, out)
+    syn = read_manifest(syn_dir)
+    if filter_with:
+        syn, kept_prob = filter_synthetic(syn_dir, filter_with, need)
+        write_json_atomic(out / "filter.json", {"classifier": str(filter_with), "candidates_per_kept": factor,
+                                                "kept": {c: n for c, n in need.items()},
+                                                "mean_probability_of_kept": kept_prob})
+    syn = rebase_image_paths(syn, syn_dir, out)
     merged, _ = merge([real, syn])
     return write_manifest(merged, out / "manifest.parquet", meta={"augmented_with": str(checkpoint)})
 
@@ -105,11 +157,13 @@ def _run_seed(manifest: Path, out: Path, seed: int, b: Budget, classes: list[str
                          threads=threads)
         train_gan(gcfg, manifest, gan_dir)
     aug_manifest = out / "gan_aug" / "manifest.parquet"
-    if not aug_manifest.exists():
-        gan_augmented_manifest(manifest, gan_dir / "checkpoint.pt", out / "gan_aug", target_ratio=b.target_ratio,
-                               seed=seed, classes=classes)
     timings.setdefault("generator", []).append(time.perf_counter() - t0)
-    for arm in ARMS:
+    for arm in ARMS:     # "gan" comes last: its filter uses the baseline arm's classifier
+        if arm == "gan" and not aug_manifest.exists():
+            gan_augmented_manifest(manifest, gan_dir / "checkpoint.pt", out / "gan_aug", target_ratio=b.target_ratio,
+                                   seed=seed, classes=classes,
+                                   filter_with=out / "baseline" / "best.pt" if b.gan_filter > 1 else None,
+                                   candidates=max(1, b.gan_filter))
         arm_dir = out / arm
         metrics_path = arm_dir / "eval" / "metrics.json"
         t0 = time.perf_counter()

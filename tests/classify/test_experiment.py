@@ -8,7 +8,7 @@ import torch
 from medharvest.experiment import ARMS, Budget, run_experiment
 from manifests.dataset_view import load_view
 
-TINY = Budget(clf_epochs=2, patience=2, gan_steps=1, gan_ch=8, batch_size=16, target_ratio=0.5)
+TINY = Budget(clf_epochs=2, patience=2, gan_steps=1, gan_ch=8, batch_size=16, target_ratio=0.5, gan_filter=2)
 
 
 @pytest.mark.slow
@@ -30,6 +30,9 @@ def test_four_arms_tables_and_html(toy, tmp_path):
     assert gan_stats["train_rows"] == len(load_view(toy).split("train"))
     aug = load_view(out / "seed_0" / "gan_aug")
     assert aug.synthetic.sum() > 0 and set(aug.splits[aug.synthetic]) == {"train"}
+    filt = json.loads((out / "seed_0" / "gan_aug" / "filter.json").read_text())
+    assert filt["candidates_per_kept"] == 2 and filt["classifier"].endswith("baseline/best.pt")
+    assert aug.synthetic.sum() == sum(filt["kept"].values())
     for arm in ARMS:
         m = json.loads((out / "seed_0" / arm / "eval" / "metrics.json").read_text())
         assert m["split"] == "test" and m["n"] == len(load_view(toy).split("test"))
@@ -39,3 +42,28 @@ def test_four_arms_tables_and_html(toy, tmp_path):
     s2 = run_experiment(toy, out, seeds=2, budget=TINY)
     assert (out / "seed_1" / "classic" / "best.pt").stat().st_mtime_ns == before
     assert s2["minority_macro_auroc"] == s["minority_macro_auroc"]
+
+
+def test_sample_filter_keeps_the_most_class_like_synthetic_rows(toy, tmp_path):
+    """Candidates labelled Nodule: 4 real-looking nodules among 16 'No Finding' images; the filter
+    (a classifier trained on real rows) must pick the nodules."""
+    from classify.train import ClassifyConfig, train_classifier
+    from manifests.io import read_manifest, rebase_image_paths, write_manifest
+    from manifests.labels import NIH15
+    from manifests.schema import from_records, labels_list
+    from medharvest.experiment import filter_synthetic
+
+    clf = tmp_path / "clf"
+    train_classifier(ClassifyConfig(epochs=6, patience=6, batch_size=16, quiet=True, device="cpu", threads=1), toy, clf)
+    rows = rebase_image_paths(read_manifest(toy), toy.parent, tmp_path / "cand").to_pylist()
+    nodules = [r for r in rows if r["key"].startswith("toy:toy2_")][:4]
+    normals = [r for r in rows if r["key"].startswith("toy:toy3_")][:16]
+    states = {f: ("positive" if f == "Nodule" else "negative") for f in NIH15}
+    cand = [{**r, "key": f"synthetic:{r['key']}", "labels": labels_list(states, "synthetic"), "synthetic": True,
+             "split": "train"} for r in nodules + normals]
+    write_manifest(from_records(cand), tmp_path / "cand" / "manifest.parquet")
+    kept, prob = filter_synthetic(tmp_path / "cand", clf / "best.pt", {"Nodule": 4})
+    keys = kept.column("key").to_pylist()
+    assert len(keys) == 4 and kept.column("synthetic").to_pylist() == [True] * 4
+    assert sum(k.startswith("synthetic:toy:toy2_") for k in keys) >= 3
+    assert 0 < prob["Nodule"] <= 1
