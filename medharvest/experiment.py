@@ -51,7 +51,7 @@ class Budget:
 
 BUDGETS = {
     "small": Budget(clf_epochs=8, patience=4, gan_steps=120, gan_ch=16),
-    "full": Budget(clf_epochs=40, patience=8, gan_steps=1200, gan_ch=16, ema_decay=0.995),
+    "full": Budget(clf_epochs=40, patience=8, gan_steps=1200, gan_ch=16, ema_decay=0.995, gan_filter=4),
 }
 
 
