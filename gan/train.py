@@ -243,7 +243,8 @@ def train_gan(cfg: GanConfig, manifest: str | Path, out: str | Path) -> dict:
             z = torch.randn(len(idx), cfg.z_dim).to(d.device)
             y_fake = torch.randint(0, n_classes, (len(idx),)).to(d.device)
             half = len(idx) // 2
-            if cfg.ms_weight > 0:    # mode seeking pairs: rows i and half + i share a class, not a z
+            use_ms = cfg.ms_weight > 0 and half > 0   # a 1-row batch (per rank) has no pair
+            if use_ms:    # mode seeking pairs: rows i and half + i share a class, not a z
                 y_fake[half: 2 * half] = y_fake[:half]
             with distributed.no_sync(d_train), distributed.autocast(d):
                 fake = g_train(z, y_fake)
@@ -252,7 +253,7 @@ def train_gan(cfg: GanConfig, manifest: str | Path, out: str | Path) -> dict:
                 if cls is not None:   # ... and G must make fakes that head recognises as their class
                     loss_cls_g = F.cross_entropy(cls.float(), y_fake)
                     loss_g = loss_g + cfg.aux_weight * loss_cls_g
-                if cfg.ms_weight > 0:
+                if use_ms:
                     loss_ms = mode_seeking_loss(fake[:half].float(), fake[half: 2 * half].float(),
                                                 z[:half], z[half: 2 * half])
                     loss_g = loss_g + cfg.ms_weight * loss_ms
@@ -266,7 +267,7 @@ def train_gan(cfg: GanConfig, manifest: str | Path, out: str | Path) -> dict:
                     "d_real": float(d_real.detach().mean()), "d_fake": float(d_fake.detach().mean())}
             if cls is not None:
                 last.update(cls_d=float(loss_cls_d.detach()), cls_g=float(loss_cls_g.detach()))
-            if cfg.ms_weight > 0:
+            if use_ms:
                 last.update(ms=float(loss_ms.detach()))
             lines.append(json.dumps(last))
             bar.update(1)
