@@ -79,6 +79,7 @@ def filter_synthetic(candidates: str | Path, classifier: str | Path, need: dict[
     """
     import numpy as np
     import pyarrow as pa
+    import torch
 
     from classify.data import ManifestDataset
     from classify.evaluate import load_classifier
@@ -88,7 +89,7 @@ def filter_synthetic(candidates: str | Path, classifier: str | Path, need: dict[
 
     model, ck = load_classifier(classifier)
     view = load_view(candidates, classes=list(ck["classes"]))
-    probs = predict(model, ManifestDataset(view, size=ck["size"]), multi_label=False, device=torch_cpu())
+    probs = predict(model, ManifestDataset(view, size=ck["size"]), multi_label=False, device=torch.device("cpu"))
     keep_keys, kept_prob = set(), {}
     for ci, cname in enumerate(ck["classes"]):
         rows = np.flatnonzero(view.targets == ci)
@@ -99,12 +100,6 @@ def filter_synthetic(candidates: str | Path, classifier: str | Path, need: dict[
     table = read_manifest(candidates)
     mask = pa.array([k in keep_keys for k in table.column("key").to_pylist()])
     return table.filter(mask), kept_prob
-
-
-def torch_cpu():
-    import torch
-
-    return torch.device("cpu")
 
 
 def gan_augmented_manifest(manifest: str | Path, checkpoint: str | Path, out: str | Path, *, target_ratio: float = 1.0,
