@@ -60,9 +60,12 @@ def main() -> None:
           f"load average: {os.getloadavg()[0]:.1f}  batch {b}  64 px")
     print(f"{'model':<34}{'img/s (wall)':>14}{'img/s (cpu)':>13}")
     pol = parse_policy("translation,cutout,brightness")
-    for arch, ch in (("dcgan", 16), ("dcgan", 32), ("resnet", 16), ("resnet", 32)):
+    from gan.train import mode_seeking_loss
+
+    for arch, ch, remedies in (("dcgan", 16, False), ("dcgan", 16, True), ("dcgan", 32, False), ("resnet", 16, False),
+                               ("resnet", 32, False)):
         torch.manual_seed(0)
-        g, d = build_gan(arch, n_classes=8, size=64, z_dim=64, g_ch=ch, d_ch=ch)
+        g, d = build_gan(arch, n_classes=8, size=64, z_dim=64, g_ch=ch, d_ch=ch, aux=remedies)
         g, d = g.to(dev), d.to(dev)
         og = torch.optim.Adam(g.parameters(), 2e-4, betas=(0.0, 0.9))
         od = torch.optim.Adam(d.parameters(), 2e-4, betas=(0.0, 0.9))
@@ -75,19 +78,27 @@ def main() -> None:
             with ctx():
                 with torch.no_grad():
                     fake = g(z, y)
-                out = d(diff_augment(torch.cat([real, fake.float()]), pol), torch.cat([y, y])).float()
+                out, cls = d(diff_augment(torch.cat([real, fake.float()]), pol), torch.cat([y, y]))
+                out = out.float()
                 ld = F.relu(1 - out[:b]).mean() + F.relu(1 + out[b:]).mean()
+                if cls is not None:
+                    ld = ld + F.cross_entropy(cls[:b].float(), y)
             od.zero_grad()
             ld.backward()
             od.step()
             with ctx():
-                lg = -d(diff_augment(g(z, y).float(), pol), y).float().mean()
+                fake = g(z, y)
+                out, cls = d(diff_augment(fake.float(), pol), y)
+                lg = -out.float().mean()
+                if remedies:    # the study's setting: AC-GAN term + mode seeking on row pairs
+                    h = b // 2
+                    lg = lg + F.cross_entropy(cls.float(), y) + 0.1 * mode_seeking_loss(fake[:h], fake[h:2 * h], z[:h], z[h:2 * h])
             og.zero_grad()
             lg.backward()
             og.step()
 
         wall, cpu = bench(step, args.seconds, b, dev)
-        print(f"{f'GAN {arch} ch={ch}':<34}{wall:>14.0f}{cpu:>13.0f}")
+        print(f"{f'GAN {arch} ch={ch}' + (' +AC-GAN+MS' if remedies else ''):<34}{wall:>14.0f}{cpu:>13.0f}")
     for arch in ("small-cnn", "resnet18", "densenet121"):
         torch.manual_seed(0)
         m = build_clf(arch, n_classes=8).to(dev)
