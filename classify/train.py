@@ -105,16 +105,6 @@ def predict(model: torch.nn.Module, ds: ManifestDataset, *, multi_label: bool, d
     return np.concatenate(out) if out else np.zeros((0, model.head.out_features), np.float32)
 
 
-@torch.no_grad()
-def _ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
-    """ema <- decay * ema + (1 - decay) * model, over parameters and float buffers (BN statistics)."""
-    for (_, pe), (_, pm) in zip(ema.state_dict().items(), model.state_dict().items()):
-        if pe.dtype.is_floating_point:
-            pe.lerp_(pm.detach(), 1.0 - decay)
-        else:
-            pe.copy_(pm)
-
-
 def _val_loss(probs: np.ndarray, targets: np.ndarray, *, multi_label: bool) -> float:
     """Mean cross-entropy (softmax) or binary cross-entropy (multi-label) of val probabilities."""
     p = np.clip(probs.astype(np.float64), 1e-7, 1 - 1e-7)
@@ -208,7 +198,7 @@ def train_classifier(cfg: ClassifyConfig, manifest: str | Path, out: str | Path)
             scaler.step(opt)
             scaler.update()
             if ema is not None:
-                _ema_update(ema, model, cfg.ema_decay)
+                distributed.ema_update(ema, model, cfg.ema_decay, average_buffers=True)
             losses.append(float(loss.detach()))
         distributed.sync_buffers(net, d)
         scores = predict(shown, ds_val, multi_label=cfg.multi_label, device=d.device)

@@ -102,14 +102,6 @@ def mode_seeking_loss(x1: torch.Tensor, x2: torch.Tensor, z1: torch.Tensor, z2: 
 
 
 @torch.no_grad()
-def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
-    for pe, pm in zip(ema.parameters(), model.parameters()):
-        pe.lerp_(pm.detach(), 1.0 - decay)
-    for be, bm in zip(ema.buffers(), model.buffers()):
-        be.copy_(bm)
-
-
-@torch.no_grad()
 def recalibrate_bn(g: torch.nn.Module, n_classes: int, *, batches: int = 8, batch: int = 64, seed: int = 0) -> None:
     """"Standing statistics": BN running stats of the EMA generator from its own outputs."""
     gen = torch.Generator().manual_seed(seed)
@@ -261,7 +253,7 @@ def train_gan(cfg: GanConfig, manifest: str | Path, out: str | Path) -> dict:
             scaler_g.scale(loss_g).backward()
             scaler_g.step(opt_g)
             scaler_g.update()
-            ema_update(g_ema, distributed.unwrap(g_train), cfg.ema_decay if step > 0 else 0.0)
+            distributed.ema_update(g_ema, distributed.unwrap(g_train), cfg.ema_decay if step > 0 else 0.0)
             step += 1
             last = {"epoch": epoch + 1, "step": step, "d_loss": float(loss_d.detach()), "g_loss": float(loss_g.detach()),
                     "d_real": float(d_real.detach().mean()), "d_fake": float(d_fake.detach().mean())}

@@ -1,4 +1,4 @@
-"""torchrun / DistributedDataParallel plumbing shared by both trainers (gan/, classify/).
+"""torchrun / DistributedDataParallel plumbing shared by both trainers (gan/, classify/), plus their weight EMA.
 
 One process per device, rank 0 writes. Only the trainers import this module (it imports torch);
 it lives in the hub because the two spokes may not import each other.
@@ -116,3 +116,20 @@ def weights_digest(*models: torch.nn.Module) -> str:
             h.update(k.encode())
             h.update(v.detach().cpu().contiguous().numpy().tobytes())
     return h.hexdigest()
+
+
+@torch.no_grad()
+def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float, *, average_buffers: bool = False) -> None:
+    """Exponential moving average of weights: ema <- decay * ema + (1 - decay) * model.
+
+    Buffers are copied from ``model``, or with ``average_buffers`` the floating ones (BatchNorm
+    statistics) are averaged too and the rest copied. Shared by the GAN (EMA generator) and the
+    classifier (weight averaging).
+    """
+    for pe, pm in zip(ema.parameters(), model.parameters()):
+        pe.lerp_(pm.detach(), 1.0 - decay)
+    for be, bm in zip(ema.buffers(), model.buffers()):
+        if average_buffers and be.dtype.is_floating_point:
+            be.lerp_(bm, 1.0 - decay)
+        else:
+            be.copy_(bm)
