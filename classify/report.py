@@ -53,8 +53,10 @@ def aggregate(per_seed: list[dict[str, dict]], *, classes: list[str], minority: 
         if a["mean"] is None:
             continue
         delta = a["mean"] - base["mean"]
+        paired = [x - y for x, y in zip(a["values"], base["values"])] if a["n"] == base["n"] else []
         comparisons[f"{arm}_vs_baseline"] = {
             "delta_minority_macro_auroc": round(delta, 4),
+            "paired_delta": _ms(paired),   # per seed: same split (or folds) and seed, arm minus baseline
             "spread_non_overlapping": (a["mean"] - a["std"]) > (base["mean"] + base["std"]),
             "target_met": delta >= TARGET_DELTA and (a["mean"] - a["std"]) > (base["mean"] + base["std"]),
         }
@@ -72,7 +74,7 @@ def _fmt(s: dict) -> str:
 
 def table_rows(agg: dict, metric: str = "auroc", *, summary: bool = True) -> tuple[list[str], list[list[str]]]:
     arms = list(agg["arms"])
-    header = ["class", "train n (real)", *arms]
+    header = ["class", agg.get("count_label", "train n (real)"), *arms]
     rows = []
     for c in agg["classes"]:
         name = f"**{c}** (minority)" if c in agg["minority"] else c
@@ -101,6 +103,9 @@ def verdict(agg: dict) -> str:
             f"{_fmt(arms['baseline']['minority_macro_auroc'])}: delta {g['delta_minority_macro_auroc']:+.3f}; "
             f"seed spreads (mean ± std) {'do not overlap' if g['spread_non_overlapping'] else 'overlap'}; "
             f"target (>= +{TARGET_DELTA} with non-overlapping spread) {'MET' if g['target_met'] else 'NOT met'}.")
+    pd = g.get("paired_delta", {})
+    if pd.get("n", 0) > 1:
+        text += f" Paired per seed, GAN minus baseline: {_fmt(pd)}."
     if "gan_vs_classic" in comp:
         d = comp["gan_vs_classic"]["delta_minority_macro_auroc"]
         text += f" GAN vs classic augmentation: delta {d:+.3f} ({'GAN better' if d > 0 else 'GAN does not beat classic'})."
@@ -152,11 +157,14 @@ def _plots(agg: dict, out: Path) -> list[Path]:
 def write_report(agg: dict, info: dict, out: str | Path) -> dict:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    agg = {**agg, "train_counts": {c: v["train"] for c, v in info.get("split_counts", {}).items()}}
+    cv = bool(info.get("folds"))
+    agg = {**agg, "train_counts": {c: v["all" if cv else "train"] for c, v in info.get("split_counts", {}).items()},
+           "count_label": "n (all rows, CV)" if cv else "train n (real)"}
     header, rows = table_rows(agg, "auroc")
     f1_header, f1_rows = table_rows(agg, "f1", summary=False)
     text = verdict(agg)
-    md = (f"# Augmentation study\n\n{text}\n\nTest AUROC per class (mean ± std over {info.get('seeds')} seeds; "
+    evaluation = f"Evaluation: {info['evaluation']}.\n\n" if info.get("evaluation") else ""
+    md = (f"# Augmentation study\n\n{text}\n\n{evaluation}Test AUROC per class (mean ± std over {info.get('seeds')} seeds; "
           f"**bold** = minority):\n\n{_markdown(header, rows)}\nTest F1 per class:\n\n{_markdown(f1_header, f1_rows)}")
     write_text_atomic(out / "table.md", md)
     with atomic_path(out / "table.csv") as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:

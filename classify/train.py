@@ -13,6 +13,11 @@ which on a val split with one or two positives per class is far less jumpy.
 Augmentation policies: ``none``, ``classic`` (batch affine + intensity), ``oversample`` (class-
 balanced sampling with replacement). GAN augmentation is a manifest that already holds synthetic
 train rows (the CLI's ``--augment gan:CHECKPOINT`` samples and merges them first).
+
+Synthetic train rows can count for less than real ones: ``synthetic_weight`` scales their loss
+(0 ignores them), ``synthetic_smoothing`` = e trains them on (1 - e) x their class + e spread over
+all classes (single-label; e = 1 is LSRO, Zheng et al. 2017: a generated image teaches "not sure").
+Both are the usual guards against a generator whose images do not quite show their class.
 """
 
 from __future__ import annotations
@@ -54,6 +59,8 @@ class ClassifyConfig:
     lr: float = 1e-3
     weight_decay: float = 1e-4
     class_weighted: bool = False
+    synthetic_weight: float = 1.0
+    synthetic_smoothing: float = 0.0
     ema_decay: float = 0.0
     select_on: str = "auroc"
     size: int = 64
@@ -75,6 +82,32 @@ class ClassifyConfig:
         if not 0.0 <= self.ema_decay < 1.0:
             raise UsageError(f"ema_decay {self.ema_decay} must be in [0, 1)")
         lookup({k: k for k in SELECT_ON}, self.select_on, "model selection metric")
+        if self.synthetic_weight < 0 or not 0.0 <= self.synthetic_smoothing <= 1.0:
+            raise UsageError(f"synthetic_weight {self.synthetic_weight} must be >= 0 and synthetic_smoothing "
+                             f"{self.synthetic_smoothing} in [0, 1]")
+
+
+def train_loss(logits: torch.Tensor, y: torch.Tensor, synthetic: torch.Tensor, *, multi_label: bool,
+               weight: torch.Tensor | None = None, synthetic_weight: float = 1.0,
+               synthetic_smoothing: float = 0.0) -> torch.Tensor:
+    """Mean per-row loss; synthetic rows weighted by ``synthetic_weight`` and (single-label) label-smoothed."""
+    if multi_label:
+        per_row = F.binary_cross_entropy_with_logits(logits, y, pos_weight=weight, reduction="none").mean(dim=1)
+    elif synthetic_smoothing > 0 and bool(synthetic.any()):
+        n = logits.shape[1]
+        eps = synthetic.to(logits.dtype) * synthetic_smoothing
+        target = F.one_hot(y, n).to(logits.dtype) * (1 - eps[:, None]) + eps[:, None] / n
+        logp = logits.log_softmax(dim=1)
+        per_row = -(target * (logp if weight is None else logp * weight)).sum(dim=1)
+    else:
+        per_row = F.cross_entropy(logits, y, weight=weight, reduction="none")
+    if weight is not None and not multi_label:     # same normalisation as cross_entropy(weight=...)
+        row_w = weight[y]
+        scale = torch.where(synthetic, synthetic_weight, 1.0).to(logits.dtype)
+        return (per_row * scale).sum() / row_w.sum()
+    if synthetic_weight != 1.0:
+        per_row = per_row * torch.where(synthetic, synthetic_weight, 1.0).to(logits.dtype)
+    return per_row.mean()
 
 
 def _seed(seed: int, epoch: int, rank: int = 0) -> None:
@@ -131,6 +164,7 @@ def train_classifier(cfg: ClassifyConfig, manifest: str | Path, out: str | Path)
     n_classes = len(view.classes)
     ds_train, ds_val = ManifestDataset(train, size=cfg.size), ManifestDataset(val, size=cfg.size)
     x_train, y_train = ds_train.tensors()     # decoded once; batches are index lookups
+    syn_train = torch.from_numpy(train.synthetic.copy())
 
     _seed(cfg.seed, 0)
     model = build(cfg.arch, n_classes=n_classes)
@@ -191,8 +225,8 @@ def train_classifier(cfg: ClassifyConfig, manifest: str | Path, out: str | Path)
             y = y_train[idx].to(d.device)
             with distributed.autocast(d):
                 logits = net(x).float()
-                loss = (F.binary_cross_entropy_with_logits(logits, y, pos_weight=weight) if cfg.multi_label
-                        else F.cross_entropy(logits, y, weight=weight))
+                loss = train_loss(logits, y, syn_train[idx].to(d.device), multi_label=cfg.multi_label, weight=weight,
+                                  synthetic_weight=cfg.synthetic_weight, synthetic_smoothing=cfg.synthetic_smoothing)
             opt.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(opt)

@@ -6,7 +6,9 @@ on real rows only, and G is also penalised when that head does not recognise a f
 The projection term alone let G ignore y on chest X-rays (every row of the class grid alike).
 Against mode collapse inside a class (G ignoring z: every column of a grid row alike), ``mbstd``
 adds a minibatch-std layer to D (Karras et al. 2018) and ``ms_weight`` > 0 a mode-seeking term
-(Mao et al. 2019) on pairs of same-class fakes.
+(Mao et al. 2019) on pairs of same-class fakes. ``lecam_weight`` > 0 adds the LeCam regulariser
+(Tseng et al. 2021, made for limited data): D's outputs on real rows are pulled towards the moving
+average of its outputs on fakes and vice versa, so D cannot drift far apart on a small train set.
 
 Writes into ``out``: ``checkpoint.pt`` (latest epoch: G, D, EMA-G, optimizers, AMP scalers, RNG
 states, epoch/step), ``losses.jsonl`` (one line per step), ``samples/epoch_NNNN.png`` (a grid from the
@@ -59,6 +61,8 @@ class GanConfig:
     aux_weight: float = 0.0
     mbstd: bool = False
     ms_weight: float = 0.0
+    lecam_weight: float = 0.0
+    lecam_decay: float = 0.99
     balanced: bool = True
     classes: tuple[str, ...] | None = None
     min_count: int = 1
@@ -77,8 +81,11 @@ class GanConfig:
             raise UsageError("epochs must be >= 1 and batch size >= 2")
         if not 0.0 <= self.ema_decay < 1.0:
             raise UsageError(f"ema_decay {self.ema_decay} must be in [0, 1)")
-        if self.aux_weight < 0 or self.ms_weight < 0:
-            raise UsageError(f"aux_weight {self.aux_weight} and ms_weight {self.ms_weight} must be >= 0")
+        if self.aux_weight < 0 or self.ms_weight < 0 or self.lecam_weight < 0:
+            raise UsageError(f"aux_weight {self.aux_weight}, ms_weight {self.ms_weight} and lecam_weight "
+                             f"{self.lecam_weight} must be >= 0")
+        if not 0.0 <= self.lecam_decay < 1.0:
+            raise UsageError(f"lecam_decay {self.lecam_decay} must be in [0, 1)")
 
 
 def _seed_epoch(seed: int, epoch: int, rank: int = 0) -> None:
@@ -99,6 +106,12 @@ def mode_seeking_loss(x1: torch.Tensor, x2: torch.Tensor, z1: torch.Tensor, z2: 
     fakes of the same class. Minimising it pushes G to map different z to different images."""
     ratio = (x1 - x2).abs().mean() / (z1 - z2).abs().mean().clamp(min=eps)
     return 1.0 / (ratio + eps)
+
+
+def lecam_loss(d_real: torch.Tensor, d_fake: torch.Tensor, anchors: torch.Tensor) -> torch.Tensor:
+    """LeCam regulariser (Tseng et al., CVPR 2021, their reference form): mean relu(D(real) - a_fake)^2
+    + mean relu(a_real - D(fake))^2, ``anchors`` = (a_real, a_fake), moving averages of D's outputs."""
+    return F.relu(d_real - anchors[1]).pow(2).mean() + F.relu(anchors[0] - d_fake).pow(2).mean()
 
 
 @torch.no_grad()
@@ -172,6 +185,7 @@ def train_gan(cfg: GanConfig, manifest: str | Path, out: str | Path) -> dict:
     scaler_g = torch.amp.GradScaler(enabled=d.amp)
     scaler_d = torch.amp.GradScaler(enabled=d.amp)
     start_epoch, step = 0, 0
+    anchors = torch.zeros(2)      # LeCam: moving averages of D's mean output on real, on fake rows
     if state is not None:
         g.load_state_dict(state["g"])
         dnet.load_state_dict(state["d"])
@@ -181,6 +195,8 @@ def train_gan(cfg: GanConfig, manifest: str | Path, out: str | Path) -> dict:
         scaler_g.load_state_dict(state["scaler_g"])
         scaler_d.load_state_dict(state["scaler_d"])
         start_epoch, step = state["epoch"], state["step"]
+        anchors = state.get("lecam_anchors", anchors).clone()
+    anchors = anchors.to(d.device)
     g, dnet, g_ema = g.to(d.device), dnet.to(d.device), g_ema.to(d.device)
     for opt in (opt_g, opt_d):   # optimizer state follows the parameters' device
         for s in opt.state.values():
@@ -227,6 +243,12 @@ def train_gan(cfg: GanConfig, manifest: str | Path, out: str | Path) -> dict:
                 if cls is not None:   # AC-GAN term: D's class head learns the classes of REAL rows only
                     loss_cls_d = F.cross_entropy(cls[: len(idx)].float(), y)
                     loss_d = loss_d + cfg.aux_weight * loss_cls_d
+                if cfg.lecam_weight > 0:
+                    loss_lecam = lecam_loss(d_real, d_fake, anchors)
+                    loss_d = loss_d + cfg.lecam_weight * loss_lecam
+            if cfg.lecam_weight > 0:
+                means = distributed.all_mean(torch.stack([d_real.detach().mean(), d_fake.detach().mean()]), d)
+                anchors.mul_(cfg.lecam_decay).add_(means, alpha=1.0 - cfg.lecam_decay)
             opt_d.zero_grad(set_to_none=True)
             scaler_d.scale(loss_d).backward()
             scaler_d.step(opt_d)
@@ -261,6 +283,8 @@ def train_gan(cfg: GanConfig, manifest: str | Path, out: str | Path) -> dict:
                 last.update(cls_d=float(loss_cls_d.detach()), cls_g=float(loss_cls_g.detach()))
             if use_ms:
                 last.update(ms=float(loss_ms.detach()))
+            if cfg.lecam_weight > 0:
+                last.update(lecam=float(loss_lecam.detach()))
             lines.append(json.dumps(last))
             bar.update(1)
             bar.set_postfix(d=f"{last['d_loss']:.3f}", g=f"{last['g_loss']:.3f}")
@@ -278,6 +302,7 @@ def train_gan(cfg: GanConfig, manifest: str | Path, out: str | Path) -> dict:
                 "g": distributed.unwrap(g_train).state_dict(), "d": distributed.unwrap(d_train).state_dict(),
                 "g_ema": shown.state_dict(), "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
                 "scaler_g": scaler_g.state_dict(), "scaler_d": scaler_d.state_dict(), "rng": _rng_state(),
+                "lecam_anchors": anchors.detach().cpu(),
                 "class_counts": train.class_counts().tolist(), "manifest": str(manifest),
                 "stage_version": STAGE_VERSION,
             }, ck_path)

@@ -106,6 +106,15 @@ def all_agree(flag: bool, d: Dist) -> bool:
     return bool(t.item())
 
 
+def all_mean(t: torch.Tensor, d: Dist) -> torch.Tensor:
+    """The mean of ``t`` over ranks (itself when not distributed): running statistics every rank shares."""
+    if d.world == 1:
+        return t
+    t = t.clone()
+    dist.all_reduce(t)
+    return t / d.world
+
+
 def weights_digest(*models: torch.nn.Module) -> str:
     """sha256 over every parameter and buffer (key order): equal on all ranks iff they agree."""
     import hashlib

@@ -163,23 +163,10 @@ def assign_codes(table: pa.Table, cfg: SplitConfig, labels: LabelCodes | None = 
     """Per-row split code (0 train, 1 val, 2 test) and a summary dict (``labels``: precomputed codes)."""
     n = table.num_rows
     rng = np.random.default_rng(cfg.seed)
-    groups, fallback = group_column(table, cfg.group_key)
-    gcode, n_groups = _codes(groups)
-
-    # 2. union groups linked by a near-duplicate group
-    dup = table["dup_group"].combine_chunks()
-    has_dup = pc.invert(_blank(dup)).to_numpy(zero_copy_only=False)
-    if has_dup.any():
-        dcode, n_dup = _codes(pc.filter(dup, pa.array(has_dup)))
-        label = connected_components(n_groups + n_dup, gcode[has_dup], n_groups + dcode)
-        comp_label = label[:n_groups]
-    else:
-        comp_label = np.arange(n_groups, dtype=np.int64)
-    used = np.zeros(len(comp_label), dtype=bool)
-    used[comp_label] = True
-    comp = (np.cumsum(used) - 1)[comp_label][gcode]  # dense component ids, in node order
-    n_comp = int(comp.max()) + 1 if n else 0
-    size = np.bincount(comp, minlength=n_comp).astype(np.float64)
+    c = _components(table, cfg.group_key)
+    gcode, n_groups, has_dup, dcode, comp, n_comp, size = (c.gcode, c.n_groups, c.has_dup, c.dcode, c.comp, c.n_comp,
+                                                           c.size)
+    fallback, linked = c.fallback, c.dup_linked
 
     # 3. fixed components: synthetic -> train; official splits with keep_official
     fixed = np.full(n_comp, -1, dtype=np.int64)
@@ -199,20 +186,7 @@ def assign_codes(table: pa.Table, cfg: SplitConfig, labels: LabelCodes | None = 
     fixed[synth_comp] = TRAIN
 
     # 4. strata: rarest positive finding of each component
-    n_f = 0
-    stratum = np.zeros(n_comp, dtype=np.int64)
-    if cfg.stratify:
-        lc = labels if labels is not None else label_codes(table["labels"])
-        pos = (lc.state == lc.code("state", "positive")) & (lc.finding >= 0)
-        rows, fcode, n_f = lc.rows_of(pos), lc.finding[pos].astype(np.int64), len(lc.vocab["finding"])
-        if len(rows):
-            pc_comp, pc_f = present_pairs(comp[rows], fcode, n_comp, n_f)
-            freq = np.bincount(pc_f, minlength=n_f)
-            names = np.array(lc.vocab["finding"], dtype=object)
-            rank = np.empty(n_f, dtype=np.int64)
-            rank[np.lexsort((names, freq))] = np.arange(n_f)  # rarest first, ties by name
-            stratum = np.full(n_comp, n_f, dtype=np.int64)
-            np.minimum.at(stratum, pc_comp, rank[pc_f])
+    stratum = _strata(table, comp, n_comp, labels) if cfg.stratify else np.zeros(n_comp, dtype=np.int64)
 
     # 5. cut: official-train components (keep_official) may go to val but never to test; then the rest
     restricted = np.zeros(n_comp, dtype=bool)
@@ -253,7 +227,7 @@ def assign_codes(table: pa.Table, cfg: SplitConfig, labels: LabelCodes | None = 
         "rows_per_split": {SPLITS[k]: int(rows_per[k]) for k in range(3)},
         "groups_per_split": {SPLITS[k]: int((g_split == k).sum()) for k in range(3)},
         "group_fallback": fallback,
-        "dup_linked_groups": int(n_groups - used.sum()) if n else 0,
+        "dup_linked_groups": linked,
         "synthetic_rows": int(synth.sum()), "official_conflicts": conflicts,
         "largest_component_rows": largest, "warnings": warnings,
         "fixed_components": int((fixed >= 0).sum()), "strata": int((np.bincount(stratum) > 0).sum()) if n_comp else 0,
@@ -262,10 +236,91 @@ def assign_codes(table: pa.Table, cfg: SplitConfig, labels: LabelCodes | None = 
     return row_split, summary
 
 
+@dataclass(frozen=True)
+class _Components:
+    gcode: np.ndarray      # row -> group code
+    n_groups: int
+    has_dup: np.ndarray    # row has a dup_group
+    dcode: np.ndarray      # dup_group code of the rows with one
+    comp: np.ndarray       # row -> dense component id
+    n_comp: int
+    size: np.ndarray       # rows per component (float)
+    fallback: dict
+    dup_linked: int        # groups merged into another group's component
+
+
+def _components(table: pa.Table, group_key: str) -> _Components:
+    """Steps 1-2: groups of rows, unioned through near-duplicate groups into components."""
+    n = table.num_rows
+    groups, fallback = group_column(table, group_key)
+    gcode, n_groups = _codes(groups)
+    dup = table["dup_group"].combine_chunks()
+    has_dup = pc.invert(_blank(dup)).to_numpy(zero_copy_only=False)
+    dcode = np.zeros(0, dtype=np.int64)
+    if has_dup.any():
+        dcode, n_dup = _codes(pc.filter(dup, pa.array(has_dup)))
+        label = connected_components(n_groups + n_dup, gcode[has_dup], n_groups + dcode)
+        comp_label = label[:n_groups]
+    else:
+        comp_label = np.arange(n_groups, dtype=np.int64)
+    used = np.zeros(len(comp_label), dtype=bool)
+    used[comp_label] = True
+    comp = (np.cumsum(used) - 1)[comp_label][gcode]  # dense component ids, in node order
+    n_comp = int(comp.max()) + 1 if n else 0
+    return _Components(gcode=gcode, n_groups=n_groups, has_dup=has_dup, dcode=dcode, comp=comp, n_comp=n_comp,
+                       size=np.bincount(comp, minlength=n_comp).astype(np.float64), fallback=fallback,
+                       dup_linked=int(n_groups - used.sum()) if n else 0)
+
+
+def _strata(table: pa.Table, comp: np.ndarray, n_comp: int, labels: LabelCodes | None = None) -> np.ndarray:
+    """Step 4: each component's stratum, the rank of its rarest positive finding (rarity counted in components)."""
+    stratum = np.zeros(n_comp, dtype=np.int64)
+    lc = labels if labels is not None else label_codes(table["labels"])
+    pos = (lc.state == lc.code("state", "positive")) & (lc.finding >= 0)
+    rows, fcode, n_f = lc.rows_of(pos), lc.finding[pos].astype(np.int64), len(lc.vocab["finding"])
+    if len(rows):
+        pc_comp, pc_f = present_pairs(comp[rows], fcode, n_comp, n_f)
+        freq = np.bincount(pc_f, minlength=n_f)
+        names = np.array(lc.vocab["finding"], dtype=object)
+        rank = np.empty(n_f, dtype=np.int64)
+        rank[np.lexsort((names, freq))] = np.arange(n_f)  # rarest first, ties by name
+        stratum = np.full(n_comp, n_f, dtype=np.int64)
+        np.minimum.at(stratum, pc_comp, rank[pc_f])
+    return stratum
+
+
+def fold_codes(table: pa.Table, folds: int, *, seed: int = 0, group_key: str = "patient_id") -> np.ndarray:
+    """Per-row fold (0..folds-1) for patient-grouped, label-stratified K-fold cross-validation.
+
+    The same components (patients joined through near-duplicate groups) and strata (rarest positive
+    finding) as :func:`assign_codes`, each stratum's circle cut into ``folds`` equal shares, so every
+    fold gets its share of each rare finding. Rows of a component holding a synthetic row get -1
+    (train in every fold: synthetic rows are never evaluated on).
+    """
+    if folds < 2:
+        raise UsageError(f"--folds {folds}: cross-validation needs at least 2 folds")
+    c = _components(table, group_key)
+    if c.n_comp < folds:
+        raise UsageError(f"{c.n_comp} patient groups cannot fill {folds} folds")
+    rng = np.random.default_rng(seed)
+    stratum = _strata(table, c.comp, c.n_comp)
+    rand = rng.random(c.n_comp)
+    offsets = rng.random(int(stratum.max()) + 1 if c.n_comp else 1)
+    fold = _cut(np.arange(c.n_comp), np.full(folds, 1.0 / folds), stratum, c.size, rand, offsets)
+    synth = pc.fill_null(table["synthetic"].combine_chunks(), False).to_numpy(zero_copy_only=False)
+    if synth.any():
+        fold[np.bincount(c.comp[synth], minlength=c.n_comp) > 0] = -1
+    row_fold = fold[c.comp].astype(np.int64)
+    check_grouping(row_fold, c.gcode, "group")
+    if c.has_dup.any():
+        check_grouping(row_fold[c.has_dup], c.dcode, "dup_group")
+    return row_fold
+
+
 def _cut(idx: np.ndarray, share: np.ndarray, stratum: np.ndarray, size: np.ndarray, rand: np.ndarray,
          offsets: np.ndarray) -> np.ndarray:
-    """Split codes for components ``idx``: within each stratum, in seeded random order, cut the
-    circle of cumulative row counts (starting at the stratum's offset) at ``share``."""
+    """Part codes (0..len(share)-1) for components ``idx``: within each stratum, in seeded random order,
+    cut the circle of cumulative row counts (starting at the stratum's offset) at ``share``."""
     order = idx[np.lexsort((rand[idx], stratum[idx]))]
     s, sz = stratum[order], size[order]
     starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
@@ -275,7 +330,7 @@ def _cut(idx: np.ndarray, share: np.ndarray, stratum: np.ndarray, size: np.ndarr
     total = np.repeat(np.add.reduceat(sz, starts), reps)
     pos = ((cum - base - sz / 2) / total + offsets[s]) % 1.0
     out = np.empty(len(idx), dtype=np.int64)
-    out[np.searchsorted(idx, order)] = np.searchsorted(np.cumsum(share)[:2], pos, side="right")
+    out[np.searchsorted(idx, order)] = np.searchsorted(np.cumsum(share)[:-1], pos, side="right")
     return out
 
 

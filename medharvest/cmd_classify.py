@@ -24,6 +24,9 @@ def register(sub) -> None:
     t.add_argument("--batch-size", type=int)
     t.add_argument("--lr", type=float)
     t.add_argument("--class-weighted", action="store_true", default=None)
+    t.add_argument("--synthetic-weight", type=float, help="loss weight of synthetic train rows (default 1; 0 ignores them)")
+    t.add_argument("--synthetic-smoothing", type=float,
+                   help="label smoothing of synthetic rows, 0-1 (1: uniform labels, LSRO; default 0)")
     t.add_argument("--classes", nargs="+")
     t.add_argument("--pretrained", metavar="PATH", help="local state-dict file (never downloaded)")
     t.add_argument("--seed", type=int)
@@ -56,7 +59,8 @@ def _train(args) -> int:
                                           target_ratio=args.target_ratio)
         augment = "none"
     flags = {k: getattr(args, k) for k in ("arch", "multi_label", "epochs", "patience", "batch_size", "lr",
-                                          "class_weighted", "pretrained", "seed", "resume", "device", "quiet")}
+                                          "class_weighted", "synthetic_weight", "synthetic_smoothing", "pretrained",
+                                          "seed", "resume", "device", "quiet")}
     flags.update(augment=augment, classes=tuple(args.classes) if args.classes else None)
     cfg = resolve(ClassifyConfig, toml=load_toml(args.config, "classify"), flags=flags)
     summary = train_classifier(cfg, manifest, args.out)

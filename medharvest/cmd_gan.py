@@ -29,6 +29,7 @@ def register(sub) -> None:
     t.add_argument("--mbstd", action=argparse.BooleanOptionalAction, default=None,
                    help="minibatch-std layer in D (against mode collapse)")
     t.add_argument("--ms-weight", type=float, help="weight of the mode-seeking term (against mode collapse)")
+    t.add_argument("--lecam-weight", type=float, help="weight of the LeCam regulariser (limited data; 0 = off)")
     t.add_argument("--resume", action="store_true", default=None, help="continue from OUT/checkpoint.pt")
     t.add_argument("--device", help="torch device (default: cuda when present, else cpu)")
     add_common(t)
@@ -63,7 +64,7 @@ def _train(args) -> int:
     from medharvest.runinfo import write_run_json
 
     flags = {k: getattr(args, k) for k in ("size", "epochs", "batch_size", "arch", "seed", "balanced",
-                                          "diffaug_strength", "ema_decay", "aux_weight", "mbstd", "ms_weight", "resume", "device", "quiet")}
+                                          "diffaug_strength", "ema_decay", "aux_weight", "mbstd", "ms_weight", "lecam_weight", "resume", "device", "quiet")}
     flags["classes"] = tuple(args.classes) if args.classes else None
     cfg = resolve(GanConfig, toml=load_toml(args.config, "gan"), flags=flags)
     summary = train_gan(cfg, args.manifest, args.out)

@@ -15,6 +15,14 @@ Every arm is evaluated on the same test split (no synthetic rows ever there). Ou
 ``out/seed_<s>/{generator,gan_aug,<arm>/...}``, ``out/results.json``, ``out/table.md``, ``out/table.csv``,
 ``out/*.png``, ``out/summary.html`` (self-contained), ``out/stats.json`` last. Finished pieces are
 skipped on re-run (resume).
+
+Cross-validation (``folds`` = K >= 2), for sets too small for one fixed test split (568 NIH images
+leave two test positives for a rare class, and AUROC from two positives swings by 0.3 between
+seeds): the manifest's own split is ignored; each seed draws a patient-grouped, label-stratified
+K-fold partition (:func:`manifests.split.fold_codes`), and fold k is the test set of
+``out/seed_<s>/fold_<k>/`` (val: fold k+1, train: the rest; the GAN again trains on that train part
+only). Each arm's out-of-fold test scores are pooled over the K folds into one set of metrics per
+seed, so every image is tested exactly once per seed; seeds are repeats with new partitions.
 """
 
 from __future__ import annotations
@@ -42,9 +50,13 @@ class Budget:
     ema_decay: float = 0.99
     gan_aux_weight: float = 1.0     # AC-GAN class term (against class collapse)
     gan_ms_weight: float = 0.1      # mode seeking (against z collapse)
+    gan_lecam_weight: float = 0.0   # LeCam regulariser (limited data)
     gan_lr_g: float = 1e-4          # two time-scale update rule: D learns 4x faster than G
     gan_lr_d: float = 4e-4
     gan_filter: int = 0             # > 1: generate this many candidates per kept image, keep the most class-like
+    gan_augment: str = "none"       # the GAN arm's own augmentation policy ("classic": synthetic rows on top of it)
+    syn_weight: float = 1.0         # loss weight of a synthetic row (classify.train.ClassifyConfig.synthetic_weight)
+    syn_smoothing: float = 0.0      # label smoothing of synthetic rows (1.0: uniform labels, LSRO)
     clf_ema_decay: float = 0.0
     clf_select_on: str = "auroc"
 
@@ -55,18 +67,30 @@ BUDGETS = {
 }
 
 
-def choose_classes(manifest: str | Path, *, min_train: int = 5) -> tuple[list[str], dict]:
-    """Single-label classes usable for the study: >= ``min_train`` train rows and >= 1 val and test row."""
+def choose_classes(manifest: str | Path, *, min_train: int = 5, folds: int = 0) -> tuple[list[str], dict]:
+    """Single-label classes usable for the study: >= ``min_train`` train rows and >= 1 val and test row.
+
+    Under ``folds``-fold cross-validation the manifest's split does not count: a class needs
+    >= max(``min_train``, ``folds``) rows in all (one per fold at least).
+    """
     from manifests.dataset_view import load_view
 
     view = load_view(manifest)
     counts = {s: view.split(s).class_counts() for s in ("train", "val", "test")}
-    keep = [c for i, c in enumerate(view.classes)
-            if counts["train"][i] >= min_train and counts["val"][i] >= 1 and counts["test"][i] >= 1]
+    if folds:
+        total = view.class_counts()
+        keep = [c for i, c in enumerate(view.classes) if total[i] >= max(min_train, folds)]
+        need = f">= {max(min_train, folds)} rows"
+    else:
+        keep = [c for i, c in enumerate(view.classes)
+                if counts["train"][i] >= min_train and counts["val"][i] >= 1 and counts["test"][i] >= 1]
+        need = f">= {min_train} train rows and rows in val and test"
     if len(keep) < 2:
-        raise UsageError(f"manifest '{manifest}' has fewer than 2 single-label classes with >= {min_train} train "
-                         "rows and rows in val and test")
+        raise UsageError(f"manifest '{manifest}' has fewer than 2 single-label classes with {need}")
     table = {c: {s: int(counts[s][view.classes.index(c)]) for s in counts} for c in view.classes}
+    if folds:
+        for i, c in enumerate(view.classes):
+            table[c]["all"] = int(view.class_counts()[i])
     return keep, table
 
 
@@ -148,7 +172,7 @@ def _run_seed(manifest: Path, out: Path, seed: int, b: Budget, classes: list[str
         gcfg = GanConfig(arch=b.gan_arch, epochs=-(-b.gan_steps // steps), g_ch=b.gan_ch, d_ch=b.gan_ch, batch_size=b.batch_size,
                          classes=tuple(classes), seed=seed, ema_decay=b.ema_decay,
                          diffaug_strength=b.diffaug_strength, aux_weight=b.gan_aux_weight,
-                         ms_weight=b.gan_ms_weight, lr_g=b.gan_lr_g, lr_d=b.gan_lr_d, quiet=quiet, resume=True,
+                         ms_weight=b.gan_ms_weight, lecam_weight=b.gan_lecam_weight, lr_g=b.gan_lr_g, lr_d=b.gan_lr_d, quiet=quiet, resume=True,
                          threads=threads)
         train_gan(gcfg, manifest, gan_dir)
     aug_manifest = out / "gan_aug" / "manifest.parquet"
@@ -167,16 +191,56 @@ def _run_seed(manifest: Path, out: Path, seed: int, b: Budget, classes: list[str
                 import shutil
 
                 shutil.rmtree(arm_dir)   # an interrupted arm restarts from scratch (cheap, and exact)
-            cfg = ClassifyConfig(arch=b.arch, augment={"gan": "none", "baseline": "none"}.get(arm, arm),
+            gan_arm = arm == "gan"
+            cfg = ClassifyConfig(arch=b.arch, augment={"gan": b.gan_augment, "baseline": "none"}.get(arm, arm),
                                  epochs=b.clf_epochs, patience=b.patience, batch_size=b.batch_size,
                                  classes=tuple(classes), steps_per_epoch=steps, seed=seed, quiet=quiet, threads=threads,
                                  ema_decay=b.clf_ema_decay, select_on=b.clf_select_on,
+                                 synthetic_weight=b.syn_weight if gan_arm else 1.0,
+                                 synthetic_smoothing=b.syn_smoothing if gan_arm else 0.0,
                                  resume=(arm_dir / "stats.json").exists())
             train_classifier(cfg, aug_manifest if arm == "gan" else manifest, arm_dir)
             evaluate_classifier(arm_dir, manifest, arm_dir / "eval")
         timings.setdefault(arm, []).append(time.perf_counter() - t0)
         results[arm] = json.loads(metrics_path.read_text())
     return results
+
+
+def fold_manifest(manifest: Path, out: Path, *, folds: int, fold: int, seed: int) -> Path:
+    """``manifest`` re-split for fold ``fold`` of a seeded K-fold partition (test k, val k+1, train the rest)."""
+    import numpy as np
+    import pyarrow as pa
+
+    from manifests.io import read_manifest, write_manifest
+    from manifests.split import fold_codes
+
+    path = out / "manifest.parquet"
+    if path.exists():
+        return path
+    table = read_manifest(manifest)
+    f = fold_codes(table, folds, seed=seed)
+    split = np.where(f == fold, "test", np.where(f == (fold + 1) % folds, "val", "train"))
+    table = table.set_column(table.schema.get_field_index("split"), "split", pa.array(split.tolist(), pa.string()))
+    return write_manifest(table, path, images_from=manifest.parent,
+                          meta={"cross_validation": {"folds": folds, "fold": fold, "seed": seed, "source": str(manifest)}})
+
+
+def pool_folds(seed_dir: Path, folds: int, classes: list[str]) -> dict[str, dict]:
+    """Per arm: metrics of the out-of-fold test scores of all ``folds`` folds pooled (each image once)."""
+    import numpy as np
+
+    from classify.metrics import compute
+
+    pooled = {}
+    for arm in ARMS:
+        parts = [np.load(seed_dir / f"fold_{k}" / arm / "eval" / "scores.npz") for k in range(folds)]
+        keys = np.concatenate([p["keys"] for p in parts])
+        assert len(set(keys.tolist())) == len(keys), "an image was tested in two folds"
+        m = compute(np.concatenate([p["scores"] for p in parts]), np.concatenate([p["targets"] for p in parts]),
+                    classes, multi_label=False)
+        m.update(split="out-of-fold test", folds=folds)
+        pooled[arm] = m
+    return pooled
 
 
 def _one_thread() -> None:
@@ -193,14 +257,15 @@ def _seed_worker(args: tuple) -> tuple[dict, dict]:
 
 def run_experiment(manifest: str | Path, out: str | Path, *, seeds: int = 3, budget: str | Budget = "small",
                    quiet: bool = True, min_train: int = 5, minority_fraction: float = 0.5,
-                   workers: int | None = None) -> dict:
+                   workers: int | None = None, folds: int = 0) -> dict:
     """Run the study and write its tables, plots and HTML summary; returns the summary dict.
 
     Minority classes: train count below ``minority_fraction`` x the largest class's train count.
     ``workers`` > 1 runs seeds in parallel processes (one CPU thread each: on a small CPU two
     single-threaded seeds beat one two-threaded seed); default ``min(seeds, cpu_count)``. With
     workers > 1 the caller's main module must be import-safe (``if __name__ == "__main__":``).
-    ``budget``: a name in :data:`BUDGETS` or a :class:`Budget`.
+    ``budget``: a name in :data:`BUDGETS` or a :class:`Budget`. ``folds`` >= 2: K-fold cross-validation
+    (see the module docstring) instead of the manifest's split; jobs are (seed, fold) pairs.
     """
     from classify.report import aggregate, write_report
     from manifests.dataset_view import load_view
@@ -210,43 +275,57 @@ def run_experiment(manifest: str | Path, out: str | Path, *, seeds: int = 3, bud
     b = budget if isinstance(budget, Budget) else lookup(BUDGETS, budget, "budget")
     if seeds < 1:
         raise UsageError("--seeds must be >= 1")
+    if folds == 1 or folds < 0:
+        raise UsageError(f"--folds {folds}: use 0 (the manifest's split) or K >= 2")
     manifest = resolve_manifest(manifest)
     out = Path(out)
-    classes, counts_table = choose_classes(manifest, min_train=min_train)
-    train_counts = {c: counts_table[c]["train"] for c in classes}
+    classes, counts_table = choose_classes(manifest, min_train=min_train, folds=folds)
+    # minority: by train count (by total count under cross-validation, where every row trains somewhere)
+    train_counts = {c: counts_table[c]["all" if folds else "train"] for c in classes}
     top = max(train_counts.values())
     minority = [c for c in classes if train_counts[c] < minority_fraction * top]
-    n_train = len(load_view(manifest, classes=classes).split("train"))
-    steps = max(1, n_train // b.batch_size)
+    started = time.perf_counter()
+    if folds:
+        parts = [(fold_manifest(manifest, out / f"seed_{seed}" / f"fold_{k}", folds=folds, fold=k, seed=seed),
+                  out / f"seed_{seed}" / f"fold_{k}", seed) for seed in range(seeds) for k in range(folds)]
+    else:
+        parts = [(manifest, out / f"seed_{seed}", seed) for seed in range(seeds)]
     if workers is None:
         import os
 
-        workers = min(seeds, os.cpu_count() or 1)
-    started = time.perf_counter()
+        workers = min(len(parts), os.cpu_count() or 1)
     timings: dict[str, list[float]] = {}
-    threads = 1 if workers > 1 and seeds > 1 else None
-    jobs = [(manifest, out / f"seed_{seed}", seed, b, classes, steps, quiet, threads) for seed in range(seeds)]
-    if workers > 1 and seeds > 1:
+    threads = 1 if workers > 1 and len(parts) > 1 else None
+    jobs = []
+    for m, d, seed in parts:
+        steps = max(1, len(load_view(m, classes=classes).split("train")) // b.batch_size)
+        jobs.append((m, d, seed, b, classes, steps, quiet, threads))
+    if workers > 1 and len(parts) > 1:
         import multiprocessing
         import os
         from concurrent.futures import ProcessPoolExecutor
 
         os.environ.setdefault("OMP_NUM_THREADS", "1")
-        with ProcessPoolExecutor(min(workers, seeds), mp_context=multiprocessing.get_context("spawn"),
+        with ProcessPoolExecutor(min(workers, len(parts)), mp_context=multiprocessing.get_context("spawn"),
                                  initializer=_one_thread) as pool:
             done = list(pool.map(_seed_worker, jobs))
     else:
         done = [_seed_worker(j) for j in jobs]
-    per_seed = [r for r, _ in done]
+    if folds:
+        per_seed = [pool_folds(out / f"seed_{seed}", folds, classes) for seed in range(seeds)]
+    else:
+        per_seed = [r for r, _ in done]
     for _, t in done:
         for k, v in t.items():
             timings.setdefault(k, []).extend(v)
     agg = aggregate(per_seed, classes=classes, minority=minority, arms=ARMS)
     info = {"manifest": str(manifest), "budget": budget if isinstance(budget, str) else "custom", "workers": workers,
-            "budget_settings": dataclasses.asdict(b), "seeds": seeds,
+            "budget_settings": dataclasses.asdict(b), "seeds": seeds, "folds": folds or None,
+            "evaluation": (f"{folds}-fold patient-grouped cross-validation, out-of-fold test scores pooled per seed; "
+                           "seeds repeat it with new folds" if folds else "the manifest's test split"),
             "classes": classes, "minority_classes": minority, "split_counts": {c: counts_table[c] for c in classes},
             "excluded_classes": {c: v for c, v in counts_table.items() if c not in classes and sum(v.values())},
-            "steps_per_epoch": steps, "wall_seconds": round(time.perf_counter() - started, 1),
+            "steps_per_epoch": jobs[0][5], "wall_seconds": round(time.perf_counter() - started, 1),
             "seconds_per_part": {k: round(sum(v), 1) for k, v in timings.items()}}
     summary = write_report(agg, info, out)
     write_json_atomic(out / "stats.json", summary)

@@ -67,3 +67,41 @@ def test_sample_filter_keeps_the_most_class_like_synthetic_rows(toy, tmp_path):
     assert len(keys) == 4 and kept.column("synthetic").to_pylist() == [True] * 4
     assert sum(k.startswith("synthetic:toy:toy2_") for k in keys) >= 3
     assert 0 < prob["Nodule"] <= 1
+
+
+@pytest.mark.slow
+def test_cross_validation_tests_every_image_once_and_pools_the_folds(toy, tmp_path):
+    import numpy as np
+
+    from manifests.io import read_meta
+
+    torch.set_num_threads(1)
+    out = tmp_path / "cv"
+    s = run_experiment(toy, out, seeds=1, budget=TINY, folds=3, workers=1)
+    study = load_view(toy, classes=s["classes"])
+    seen = []
+    for k in range(3):
+        fold = out / "seed_0" / f"fold_{k}"
+        view = load_view(fold, classes=s["classes"])
+        assert read_meta(fold / "manifest.parquet")["cross_validation"] == {"folds": 3, "fold": k, "seed": 0,
+                                                                            "source": str(toy)}
+        for split in ("train", "val", "test"):   # patient-grouped: no patient in two parts of a fold
+            others = {p for p, sp in zip(view.patients, view.splits) if sp != split}
+            assert not {p for p, sp in zip(view.patients, view.splits) if sp == split} & others
+        gan_rows = json.loads((fold / "generator" / "stats.json").read_text())["train_rows"]
+        assert gan_rows == len(view.split("train"))          # the GAN saw this fold's train part only
+        test_keys = np.load(fold / "gan" / "eval" / "scores.npz")["keys"].tolist()
+        assert sorted(test_keys) == sorted(view.split("test").keys)
+        seen += test_keys
+    assert sorted(seen) == sorted(study.keys)                # every study image tested exactly once
+    pooled = json.loads((out / "results.json").read_text())
+    assert pooled["info"]["folds"] == 3 and "cross-validation" in pooled["info"]["evaluation"]
+    assert all(v["n"] == 1 for v in s["minority_macro_auroc"].values())
+    assert "cross-validation" in (out / "table.md").read_text()
+    support = pooled["aggregate"]["arms"]["baseline"]["per_class"]
+    assert sum(support[c]["support"] for c in s["classes"]) == len(study)
+    # resume: a re-run retrains nothing and reproduces the pooled numbers
+    before = (out / "seed_0" / "fold_2" / "classic" / "best.pt").stat().st_mtime_ns
+    s2 = run_experiment(toy, out, seeds=1, budget=TINY, folds=3, workers=1)
+    assert (out / "seed_0" / "fold_2" / "classic" / "best.pt").stat().st_mtime_ns == before
+    assert s2["minority_macro_auroc"] == s["minority_macro_auroc"]

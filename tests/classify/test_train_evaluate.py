@@ -87,3 +87,74 @@ def test_synthetic_rows_never_reach_val_or_test(toy, tmp_path, split):
     train_classifier(ClassifyConfig(**{**CFG, "epochs": 1}), toy, ok)
     with pytest.raises(AssertionError, match="never reach val or test"):
         evaluate_classifier(ok, bad, tmp_path / "e")
+
+
+def test_train_loss_synthetic_weight_and_smoothing():
+    import torch
+    import torch.nn.functional as F
+
+    from classify.train import train_loss
+
+    g = torch.Generator().manual_seed(0)
+    logits, y = torch.randn(6, 4, generator=g), torch.tensor([0, 1, 2, 3, 1, 2])
+    syn = torch.tensor([False, False, False, True, True, False])
+    cw = torch.tensor([1.0, 2.0, 0.5, 3.0])
+    # defaults: exactly the plain (and class-weighted) cross-entropy
+    assert torch.allclose(train_loss(logits, y, syn, multi_label=False), F.cross_entropy(logits, y))
+    assert torch.allclose(train_loss(logits, y, syn, multi_label=False, weight=cw), F.cross_entropy(logits, y, weight=cw))
+    per_row = F.cross_entropy(logits, y, reduction="none")
+    # weight 0: synthetic rows add nothing; weight 0.5 halves them
+    assert torch.allclose(train_loss(logits, y, syn, multi_label=False, synthetic_weight=0.0), per_row[~syn].sum() / 6)
+    half = (per_row[~syn].sum() + 0.5 * per_row[syn].sum()) / 6
+    assert torch.allclose(train_loss(logits, y, syn, multi_label=False, synthetic_weight=0.5), half)
+    # smoothing 1 (LSRO): a synthetic row's target is uniform; real rows keep their class
+    lsro = train_loss(logits, y, syn, multi_label=False, synthetic_smoothing=1.0)
+    rows = per_row.clone()
+    rows[syn] = -logits[syn].log_softmax(1).mean(1)
+    assert torch.allclose(lsro, rows.mean())
+    ml = train_loss(logits, F.one_hot(y, 4).float(), syn, multi_label=True, synthetic_weight=0.0)
+    bce = F.binary_cross_entropy_with_logits(logits, F.one_hot(y, 4).float(), reduction="none").mean(1)
+    assert torch.allclose(ml, bce[~syn].sum() / 6)
+
+
+def _with_synthetic(toy, out, *, rotate_labels: bool):
+    """The toy manifest with 12 train rows flagged synthetic; ``rotate_labels`` moves each to the next class."""
+    from manifests.schema import from_records
+
+    rows = read_manifest(toy).to_pylist()
+    order = ["Atelectasis", "Cardiomegaly", "Effusion", "No Finding"]
+    flagged = [r for r in rows if r["split"] == "train"][:12]
+    for r in flagged:
+        r.update(synthetic=True, generator="g")
+        if rotate_labels:
+            pos = next(lab["finding"] for lab in r["labels"] if lab["state"] == "positive")
+            new = order[(order.index(pos) + 1) % len(order)]
+            for lab in r["labels"]:
+                lab["state"] = "positive" if lab["finding"] == new else "negative"
+    path = out / "manifest.parquet"
+    write_manifest(from_records(rows), path, images_from=toy.parent)
+    return path
+
+
+def test_synthetic_weight_zero_makes_synthetic_labels_irrelevant(toy, tmp_path):
+    import torch
+
+    a = _with_synthetic(toy, tmp_path / "a", rotate_labels=False)
+    b = _with_synthetic(toy, tmp_path / "b", rotate_labels=True)
+    cfg = {**CFG, "epochs": 2, "classes": ("Atelectasis", "Cardiomegaly", "Effusion", "No Finding")}
+
+    def weights(manifest, name, **kw):
+        s = train_classifier(ClassifyConfig(**cfg, **kw), manifest, tmp_path / name)
+        assert s["synthetic_train_rows"] == 12
+        return torch.load(tmp_path / name / "last.pt", weights_only=False)["model"]
+
+    def same(x, y):
+        return all(torch.equal(x[k], y[k]) for k in x)
+
+    # the wrong labels of the synthetic rows change the model at weight 1 and at 0.5 ...
+    assert not same(weights(a, "a1"), weights(b, "b1"))
+    assert not same(weights(a, "a5", synthetic_weight=0.5), weights(b, "b5", synthetic_weight=0.5))
+    # ... and not at all at weight 0 (the images still pass through, so BN statistics are the same)
+    assert same(weights(a, "a0", synthetic_weight=0.0), weights(b, "b0", synthetic_weight=0.0))
+    with pytest.raises(UsageError, match="synthetic_weight"):
+        ClassifyConfig(synthetic_weight=-1.0)

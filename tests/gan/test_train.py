@@ -85,3 +85,32 @@ def test_rejects_bad_settings(toy32, tmp_path):
         GanConfig(size=48)
     with pytest.raises(UsageError, match="batch size"):
         train_gan(GanConfig(epochs=1, **{**CFG, "batch_size": 500}), toy32, tmp_path / "x")
+
+
+def test_lecam_loss_values():
+    from gan.train import lecam_loss
+
+    anchors = torch.tensor([0.5, -0.5])      # (moving average on real, on fake)
+    # D already within the anchors: real not above a_fake, fake not below a_real -> 0
+    assert lecam_loss(torch.tensor([-0.6, -1.0]), torch.tensor([0.7, 0.5]), anchors) == 0
+    got = lecam_loss(torch.tensor([1.5, -0.5]), torch.tensor([-0.5, 1.0]), anchors)
+    assert torch.isclose(got, torch.tensor((2.0**2 + 0.0) / 2 + (1.0**2 + 0.0) / 2))
+
+
+def test_lecam_anchors_follow_d_and_resume_exactly(toy32, tmp_path):
+    cfg = {**CFG, "lecam_weight": 0.3, "lecam_decay": 0.9}
+    a, b = tmp_path / "a", tmp_path / "b"
+    train_gan(GanConfig(epochs=2, **cfg), toy32, a)
+    rows = _losses(a)
+    assert all("lecam" in r and r["lecam"] >= 0 for r in rows)
+    ema = torch.zeros(2, dtype=torch.float64)
+    for r in rows:     # the anchors are the moving averages of the logged mean D outputs
+        ema = 0.9 * ema + 0.1 * torch.tensor([r["d_real"], r["d_fake"]], dtype=torch.float64)
+    anchors = ckpt.load(a)["lecam_anchors"]
+    assert torch.allclose(anchors.double(), ema, atol=1e-5) and ema.abs().sum() > 0
+    train_gan(GanConfig(epochs=1, **cfg), toy32, b)
+    train_gan(GanConfig(epochs=2, resume=True, **cfg), toy32, b)
+    assert torch.equal(ckpt.load(b)["lecam_anchors"], anchors)
+    assert _losses(a) == _losses(b)
+    with pytest.raises(UsageError, match="lecam"):
+        GanConfig(lecam_weight=-1.0)

@@ -199,3 +199,34 @@ def test_keep_official_chestxray14_protocol():
     pool = official.count("train")
     assert 0 < got.count("val") and abs(got.count("val") - pool * 0.15 / 0.85) <= 15, summary["rows_per_split"]
     assert leaks(out) == 0
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_fold_codes_group_patients_and_dup_groups_and_keep_synthetic_in_train(seed):
+    from manifests.split import fold_codes
+
+    table = random_manifest(random.Random(seed), 120)
+    f = fold_codes(table, 4, seed=seed)
+    synth = np.array(table["synthetic"].to_pylist(), dtype=bool)
+    foldcol = table.set_column(table.schema.get_field_index("split"), "split",
+                               pa.array([str(x) for x in f.tolist()]))
+    assert groups_in_one_split(foldcol, "patient_id") and groups_in_one_split(foldcol, "dup_group")
+    assert (f[synth] == -1).all()        # a synthetic row's component trains in every fold
+    assert set(f[f >= 0].tolist()) <= {0, 1, 2, 3}
+
+
+def test_fold_codes_spread_a_rare_label_and_depend_on_the_seed():
+    from manifests.split import fold_codes
+
+    recs = make_records(None, 1500, patients=600, seed=5, rare="Hernia", rare_rate=0.02)
+    table = from_records(recs)
+    rare = np.array([any(lab["finding"] == "Hernia" and lab["state"] == "positive" for lab in r["labels"])
+                     for r in recs])
+    f = fold_codes(table, 5, seed=1)
+    per_fold = np.bincount(f[rare], minlength=5)
+    assert rare.sum() >= 25 and per_fold.max() - per_fold.min() <= 2, per_fold
+    rows = np.bincount(f, minlength=5)
+    assert rows.max() - rows.min() <= 0.1 * rows.mean(), rows
+    assert np.array_equal(f, fold_codes(table, 5, seed=1)) and not np.array_equal(f, fold_codes(table, 5, seed=2))
+    with pytest.raises(UsageError, match="at least 2 folds"):
+        fold_codes(table, 1)
