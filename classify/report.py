@@ -60,10 +60,14 @@ def aggregate(per_seed: list[dict[str, dict]], *, classes: list[str], minority: 
             "spread_non_overlapping": (a["mean"] - a["std"]) > (base["mean"] + base["std"]),
             "target_met": delta >= TARGET_DELTA and (a["mean"] - a["std"]) > (base["mean"] + base["std"]),
         }
-    if "gan" in out["arms"] and "classic" in out["arms"]:
-        g, c = out["arms"]["gan"]["minority_macro_auroc"], out["arms"]["classic"]["minority_macro_auroc"]
-        if g["mean"] is not None and c["mean"] is not None:
-            comparisons["gan_vs_classic"] = {"delta_minority_macro_auroc": round(g["mean"] - c["mean"], 4)}
+    for arm in ("gan", "classic+gan"):
+        if arm in out["arms"] and "classic" in out["arms"]:
+            g, c = out["arms"][arm]["minority_macro_auroc"], out["arms"]["classic"]["minority_macro_auroc"]
+            if g["mean"] is not None and c["mean"] is not None:
+                paired = [x - y for x, y in zip(g["values"], c["values"])] if g["n"] == c["n"] else []
+                comparisons[f"{arm}_vs_classic"] = {
+                    "delta_minority_macro_auroc": round(g["mean"] - c["mean"], 4), "paired_delta": _ms(paired),
+                    "spread_non_overlapping": (g["mean"] - g["std"]) > (c["mean"] + c["std"])}
     out["comparisons"] = comparisons
     return out
 
@@ -109,7 +113,12 @@ def verdict(agg: dict) -> str:
     if "gan_vs_classic" in comp:
         d = comp["gan_vs_classic"]["delta_minority_macro_auroc"]
         text += f" GAN vs classic augmentation: delta {d:+.3f} ({'GAN better' if d > 0 else 'GAN does not beat classic'})."
-    for arm in ("classic", "oversample"):
+    if "classic+gan_vs_classic" in comp:
+        c = comp["classic+gan_vs_classic"]
+        text += (f" Synthetic rows on top of classic augmentation (classic+gan vs classic): delta "
+                 f"{c['delta_minority_macro_auroc']:+.3f}"
+                 + (f", paired {_fmt(c['paired_delta'])}" if c["paired_delta"]["n"] > 1 else "") + ".")
+    for arm in ("classic", "oversample", "classic+gan"):
         if f"{arm}_vs_baseline" in comp:
             text += f" {arm} vs baseline: {comp[f'{arm}_vs_baseline']['delta_minority_macro_auroc']:+.3f}."
     return text

@@ -9,7 +9,10 @@ val-based early stopping, same backbone) for each seed:
 * ``gan`` — real rows + synthetic rows from a GAN trained (per seed) on the train split only, sampled
   to top minority classes up to ``target_ratio`` x the largest class. With ``Budget.gan_filter`` = k > 1,
   k candidates are generated per kept image and the baseline arm's classifier (real rows only)
-  keeps the most class-like ones (sample filtering).
+  keeps the most class-like ones (sample filtering);
+* ``classic+gan`` — the same real + synthetic rows with classic augmentation on top: the protocol
+  of Frid-Adar et al. (2018), whose question is what synthetic rows add to classic augmentation
+  (compare it with ``classic``; ``gan`` against ``baseline``).
 
 Every arm is evaluated on the same test split (no synthetic rows ever there). Output layout:
 ``out/seed_<s>/{generator,gan_aug,<arm>/...}``, ``out/results.json``, ``out/table.md``, ``out/table.csv``,
@@ -33,7 +36,10 @@ from pathlib import Path
 
 from manifests.errors import UsageError
 
-ARMS = ("baseline", "classic", "oversample", "gan")
+ARMS = ("baseline", "classic", "oversample", "gan", "classic+gan")
+#: arm -> (classifier augmentation policy, trains on the GAN-augmented manifest)
+_ARM_SETUP = {"baseline": ("none", False), "classic": ("classic", False), "oversample": ("oversample", False),
+              "gan": ("none", True), "classic+gan": ("classic", True)}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,7 +60,6 @@ class Budget:
     gan_lr_g: float = 1e-4          # two time-scale update rule: D learns 4x faster than G
     gan_lr_d: float = 4e-4
     gan_filter: int = 0             # > 1: generate this many candidates per kept image, keep the most class-like
-    gan_augment: str = "none"       # the GAN arm's own augmentation policy ("classic": synthetic rows on top of it)
     syn_weight: float = 1.0         # loss weight of a synthetic row (classify.train.ClassifyConfig.synthetic_weight)
     syn_smoothing: float = 0.0      # label smoothing of synthetic rows (1.0: uniform labels, LSRO)
     clf_ema_decay: float = 0.0
@@ -177,8 +182,9 @@ def _run_seed(manifest: Path, out: Path, seed: int, b: Budget, classes: list[str
         train_gan(gcfg, manifest, gan_dir)
     aug_manifest = out / "gan_aug" / "manifest.parquet"
     timings.setdefault("generator", []).append(time.perf_counter() - t0)
-    for arm in ARMS:     # "gan" comes last: its filter uses the baseline arm's classifier
-        if arm == "gan" and not aug_manifest.exists():
+    for arm in ARMS:     # the GAN arms come last: the filter uses the baseline arm's classifier
+        policy, gan_arm = _ARM_SETUP[arm]
+        if gan_arm and not aug_manifest.exists():
             gan_augmented_manifest(manifest, gan_dir / "checkpoint.pt", out / "gan_aug", target_ratio=b.target_ratio,
                                    seed=seed, classes=classes,
                                    filter_with=out / "baseline" / "best.pt" if b.gan_filter > 1 else None,
@@ -191,15 +197,14 @@ def _run_seed(manifest: Path, out: Path, seed: int, b: Budget, classes: list[str
                 import shutil
 
                 shutil.rmtree(arm_dir)   # an interrupted arm restarts from scratch (cheap, and exact)
-            gan_arm = arm == "gan"
-            cfg = ClassifyConfig(arch=b.arch, augment={"gan": b.gan_augment, "baseline": "none"}.get(arm, arm),
+            cfg = ClassifyConfig(arch=b.arch, augment=policy,
                                  epochs=b.clf_epochs, patience=b.patience, batch_size=b.batch_size,
                                  classes=tuple(classes), steps_per_epoch=steps, seed=seed, quiet=quiet, threads=threads,
                                  ema_decay=b.clf_ema_decay, select_on=b.clf_select_on,
                                  synthetic_weight=b.syn_weight if gan_arm else 1.0,
                                  synthetic_smoothing=b.syn_smoothing if gan_arm else 0.0,
                                  resume=(arm_dir / "stats.json").exists())
-            train_classifier(cfg, aug_manifest if arm == "gan" else manifest, arm_dir)
+            train_classifier(cfg, aug_manifest if gan_arm else manifest, arm_dir)
             evaluate_classifier(arm_dir, manifest, arm_dir / "eval")
         timings.setdefault(arm, []).append(time.perf_counter() - t0)
         results[arm] = json.loads(metrics_path.read_text())

@@ -12,7 +12,7 @@ TINY = Budget(clf_epochs=2, patience=2, gan_steps=1, gan_ch=8, batch_size=16, ta
 
 
 @pytest.mark.slow
-def test_four_arms_tables_and_html(toy, tmp_path):
+def test_five_arms_tables_and_html(toy, tmp_path):
     torch.set_num_threads(1)
     out = tmp_path / "exp"
     s = run_experiment(toy, out, seeds=2, budget=TINY)
@@ -36,6 +36,10 @@ def test_four_arms_tables_and_html(toy, tmp_path):
     for arm in ARMS:
         m = json.loads((out / "seed_0" / arm / "eval" / "metrics.json").read_text())
         assert m["split"] == "test" and m["n"] == len(load_view(toy).split("test"))
+        st = json.loads((out / "seed_0" / arm / "stats.json").read_text())
+        assert (st["synthetic_train_rows"] > 0) == (arm in ("gan", "classic+gan"))
+        assert m["augment"] == {"baseline": "none", "gan": "none", "classic+gan": "classic"}.get(arm, arm)
+    assert "classic+gan vs classic" in s["verdict"]
     assert json.loads((out / "seed_0" / "generator" / "stats.json").read_text())["steps"] >= 1
     # a re-run resumes: nothing is retrained
     before = (out / "seed_1" / "classic" / "best.pt").stat().st_mtime_ns
