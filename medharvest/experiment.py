@@ -92,10 +92,10 @@ def choose_classes(manifest: str | Path, *, min_train: int = 5, folds: int = 0) 
         need = f">= {min_train} train rows and rows in val and test"
     if len(keep) < 2:
         raise UsageError(f"manifest '{manifest}' has fewer than 2 single-label classes with {need}")
-    table = {c: {s: int(counts[s][view.classes.index(c)]) for s in counts} for c in view.classes}
+    table = {c: {s: int(counts[s][i]) for s in counts} for i, c in enumerate(view.classes)}
     if folds:
         for i, c in enumerate(view.classes):
-            table[c]["all"] = int(view.class_counts()[i])
+            table[c]["all"] = int(total[i])
     return keep, table
 
 
@@ -177,8 +177,8 @@ def _run_seed(manifest: Path, out: Path, seed: int, b: Budget, classes: list[str
         gcfg = GanConfig(arch=b.gan_arch, epochs=-(-b.gan_steps // steps), g_ch=b.gan_ch, d_ch=b.gan_ch, batch_size=b.batch_size,
                          classes=tuple(classes), seed=seed, ema_decay=b.ema_decay,
                          diffaug_strength=b.diffaug_strength, aux_weight=b.gan_aux_weight,
-                         ms_weight=b.gan_ms_weight, lecam_weight=b.gan_lecam_weight, lr_g=b.gan_lr_g, lr_d=b.gan_lr_d, quiet=quiet, resume=True,
-                         threads=threads)
+                         ms_weight=b.gan_ms_weight, lecam_weight=b.gan_lecam_weight, lr_g=b.gan_lr_g, lr_d=b.gan_lr_d,
+                         quiet=quiet, resume=True, threads=threads)
         train_gan(gcfg, manifest, gan_dir)
     aug_manifest = out / "gan_aug" / "manifest.parquet"
     timings.setdefault("generator", []).append(time.perf_counter() - t0)
@@ -265,7 +265,8 @@ def run_experiment(manifest: str | Path, out: str | Path, *, seeds: int = 3, bud
                    workers: int | None = None, folds: int = 0) -> dict:
     """Run the study and write its tables, plots and HTML summary; returns the summary dict.
 
-    Minority classes: train count below ``minority_fraction`` x the largest class's train count.
+    Minority classes: train count (all rows under cross-validation) below ``minority_fraction`` x the
+    largest class's.
     ``workers`` > 1 runs seeds in parallel processes (one CPU thread each: on a small CPU two
     single-threaded seeds beat one two-threaded seed); default ``min(seeds, cpu_count)``. With
     workers > 1 the caller's main module must be import-safe (``if __name__ == "__main__":``).
