@@ -60,6 +60,7 @@ class Budget:
     gan_lr_g: float = 1e-4          # two time-scale update rule: D learns 4x faster than G
     gan_lr_d: float = 4e-4
     gan_filter: int = 0             # > 1: generate this many candidates per kept image, keep the most class-like
+    gan_filter_min_prob: float = 0.0  # with gan_filter: drop kept images the filter gives less than this
     syn_weight: float = 1.0         # loss weight of a synthetic row (classify.train.ClassifyConfig.synthetic_weight)
     syn_smoothing: float = 0.0      # label smoothing of synthetic rows (1.0: uniform labels, LSRO)
     clf_ema_decay: float = 0.0
@@ -99,12 +100,14 @@ def choose_classes(manifest: str | Path, *, min_train: int = 5, folds: int = 0) 
     return keep, table
 
 
-def filter_synthetic(candidates: str | Path, classifier: str | Path, need: dict[str, int]):
+def filter_synthetic(candidates: str | Path, classifier: str | Path, need: dict[str, int], *, min_prob: float = 0.0):
     """Keep, per class, the ``need[c]`` synthetic rows a classifier trained on REAL rows finds most like c.
 
     ``candidates``: a synthetic manifest; returns its kept rows (pyarrow Table) in input order
     plus {class: mean probability of the kept rows}. Sample filtering: a class-blind generator
-    otherwise adds images of 'No Finding' labelled as a rare class.
+    otherwise adds images of 'No Finding' labelled as a rare class. ``min_prob`` > 0 also gates:
+    a row whose class probability is below it is dropped even when that leaves its class short
+    (for a class the generator cannot draw, no synthetic rows at all instead of label noise).
     """
     import numpy as np
     import pyarrow as pa
@@ -123,6 +126,7 @@ def filter_synthetic(candidates: str | Path, classifier: str | Path, need: dict[
     for ci, cname in enumerate(ck["classes"]):
         rows = np.flatnonzero(view.targets == ci)
         top = rows[np.argsort(-probs[rows, ci], kind="stable")[: need.get(cname, 0)]]
+        top = top[probs[top, ci] >= min_prob]
         keep_keys.update(view.keys[i] for i in top)
         if len(top):
             kept_prob[cname] = round(float(probs[top, ci].mean()), 4)
@@ -133,7 +137,7 @@ def filter_synthetic(candidates: str | Path, classifier: str | Path, need: dict[
 
 def gan_augmented_manifest(manifest: str | Path, checkpoint: str | Path, out: str | Path, *, target_ratio: float = 1.0,
                            seed: int = 0, classes: list[str] | None = None, filter_with: str | Path | None = None,
-                           candidates: int = 4) -> Path:
+                           candidates: int = 4, min_prob: float = 0.0) -> Path:
     """Sample the GAN to top up ``manifest``'s train split; write real + synthetic rows as ``out/manifest.parquet``.
 
     ``filter_with``: a classifier checkpoint trained on the real rows; ``candidates`` x as many images
@@ -153,9 +157,14 @@ def gan_augmented_manifest(manifest: str | Path, checkpoint: str | Path, out: st
     real = rebase_image_paths(read_manifest(real_path), real_path.parent, out)
     syn = read_manifest(syn_dir)
     if filter_with:
-        syn, kept_prob = filter_synthetic(syn_dir, filter_with, need)
+        syn, kept_prob = filter_synthetic(syn_dir, filter_with, need, min_prob=min_prob)
+        kept = {c: 0 for c in need}
+        for row in syn.column("labels").to_pylist():
+            c = next((lab["finding"] for lab in row if lab["state"] == "positive"), None)
+            if c in kept:
+                kept[c] += 1
         write_json_atomic(out / "filter.json", {"classifier": str(filter_with), "candidates_per_kept": factor,
-                                                "kept": {c: n for c, n in need.items()},
+                                                "wanted": dict(need), "kept": kept, "min_probability": min_prob,
                                                 "mean_probability_of_kept": kept_prob})
     syn = rebase_image_paths(syn, syn_dir, out)
     merged, _ = merge([real, syn])
@@ -188,7 +197,7 @@ def _run_seed(manifest: Path, out: Path, seed: int, b: Budget, classes: list[str
             gan_augmented_manifest(manifest, gan_dir / "checkpoint.pt", out / "gan_aug", target_ratio=b.target_ratio,
                                    seed=seed, classes=classes,
                                    filter_with=out / "baseline" / "best.pt" if b.gan_filter > 1 else None,
-                                   candidates=max(1, b.gan_filter))
+                                   candidates=max(1, b.gan_filter), min_prob=b.gan_filter_min_prob)
         arm_dir = out / arm
         metrics_path = arm_dir / "eval" / "metrics.json"
         t0 = time.perf_counter()

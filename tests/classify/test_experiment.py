@@ -32,7 +32,7 @@ def test_five_arms_tables_and_html(toy, tmp_path):
     assert aug.synthetic.sum() > 0 and set(aug.splits[aug.synthetic]) == {"train"}
     filt = json.loads((out / "seed_0" / "gan_aug" / "filter.json").read_text())
     assert filt["candidates_per_kept"] == 2 and filt["classifier"].endswith("baseline/best.pt")
-    assert aug.synthetic.sum() == sum(filt["kept"].values())
+    assert aug.synthetic.sum() == sum(filt["kept"].values()) == sum(filt["wanted"].values())
     for arm in ARMS:
         m = json.loads((out / "seed_0" / arm / "eval" / "metrics.json").read_text())
         assert m["split"] == "test" and m["n"] == len(load_view(toy).split("test"))
@@ -51,6 +51,8 @@ def test_five_arms_tables_and_html(toy, tmp_path):
 def test_sample_filter_keeps_the_most_class_like_synthetic_rows(toy, tmp_path):
     """Candidates labelled Nodule: 4 real-looking nodules among 16 'No Finding' images; the filter
     (a classifier trained on real rows) must pick the nodules."""
+    import numpy as np
+
     from classify.train import ClassifyConfig, train_classifier
     from manifests.io import read_manifest, rebase_image_paths, write_manifest
     from manifests.labels import NIH15
@@ -71,6 +73,20 @@ def test_sample_filter_keeps_the_most_class_like_synthetic_rows(toy, tmp_path):
     assert len(keys) == 4 and kept.column("synthetic").to_pylist() == [True] * 4
     assert sum(k.startswith("synthetic:toy:toy2_") for k in keys) >= 3
     assert 0 < prob["Nodule"] <= 1
+    # the gate: asked for 12, it keeps only the rows at or above min_prob (here: the 5th best), not 12
+    from classify.data import ManifestDataset
+    from classify.evaluate import load_classifier
+    from classify.train import predict
+
+    model, ck = load_classifier(clf / "best.pt")
+    view = load_view(tmp_path / "cand", classes=list(ck["classes"]))
+    p = predict(model, ManifestDataset(view), multi_label=False, device=torch.device("cpu"))[:, ck["classes"].index("Nodule")]
+    thr = float(np.sort(p)[::-1][4])
+    gated, gprob = filter_synthetic(tmp_path / "cand", clf / "best.pt", {"Nodule": 12}, min_prob=thr)
+    assert sorted(gated.column("key").to_pylist()) == sorted(k for k, x in zip(view.keys, p) if x >= thr)
+    assert gated.num_rows >= 5 and gprob["Nodule"] >= thr
+    none, nprob = filter_synthetic(tmp_path / "cand", clf / "best.pt", {"Nodule": 12}, min_prob=1.01)
+    assert none.num_rows == 0 and nprob == {}
 
 
 @pytest.mark.slow
