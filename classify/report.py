@@ -29,6 +29,14 @@ def _ms(xs: list) -> dict:
             "n": len(v), "values": [round(x, 4) for x in v]}
 
 
+def _compare(a: dict, ref: dict) -> dict:
+    """Arm ``a`` against ``ref`` (both :func:`_ms` summaries): mean delta, per-seed paired delta (same
+    split or folds and seed), and whether the mean ± std spreads are apart."""
+    paired = [x - y for x, y in zip(a["values"], ref["values"])] if a["n"] == ref["n"] else []
+    return {"delta_minority_macro_auroc": round(a["mean"] - ref["mean"], 4), "paired_delta": _ms(paired),
+            "spread_non_overlapping": (a["mean"] - a["std"]) > (ref["mean"] + ref["std"])}
+
+
 def aggregate(per_seed: list[dict[str, dict]], *, classes: list[str], minority: list[str], arms: tuple[str, ...]) -> dict:
     out: dict = {"arms": {}, "classes": classes, "minority": minority}
     for arm in arms:
@@ -52,22 +60,14 @@ def aggregate(per_seed: list[dict[str, dict]], *, classes: list[str], minority: 
         a = out["arms"][arm]["minority_macro_auroc"]
         if a["mean"] is None:
             continue
-        delta = a["mean"] - base["mean"]
-        paired = [x - y for x, y in zip(a["values"], base["values"])] if a["n"] == base["n"] else []
+        c = _compare(a, base)
         comparisons[f"{arm}_vs_baseline"] = {
-            "delta_minority_macro_auroc": round(delta, 4),
-            "paired_delta": _ms(paired),   # per seed: same split (or folds) and seed, arm minus baseline
-            "spread_non_overlapping": (a["mean"] - a["std"]) > (base["mean"] + base["std"]),
-            "target_met": delta >= TARGET_DELTA and (a["mean"] - a["std"]) > (base["mean"] + base["std"]),
-        }
+            **c, "target_met": a["mean"] - base["mean"] >= TARGET_DELTA and c["spread_non_overlapping"]}
     for arm in ("gan", "classic+gan"):
         if arm in out["arms"] and "classic" in out["arms"]:
             g, c = out["arms"][arm]["minority_macro_auroc"], out["arms"]["classic"]["minority_macro_auroc"]
             if g["mean"] is not None and c["mean"] is not None:
-                paired = [x - y for x, y in zip(g["values"], c["values"])] if g["n"] == c["n"] else []
-                comparisons[f"{arm}_vs_classic"] = {
-                    "delta_minority_macro_auroc": round(g["mean"] - c["mean"], 4), "paired_delta": _ms(paired),
-                    "spread_non_overlapping": (g["mean"] - g["std"]) > (c["mean"] + c["std"])}
+                comparisons[f"{arm}_vs_classic"] = _compare(g, c)
     out["comparisons"] = comparisons
     return out
 

@@ -103,8 +103,8 @@ def choose_classes(manifest: str | Path, *, min_train: int = 5, folds: int = 0) 
 def filter_synthetic(candidates: str | Path, classifier: str | Path, need: dict[str, int], *, min_prob: float = 0.0):
     """Keep, per class, the ``need[c]`` synthetic rows a classifier trained on REAL rows finds most like c.
 
-    ``candidates``: a synthetic manifest; returns its kept rows (pyarrow Table) in input order
-    plus {class: mean probability of the kept rows}. Sample filtering: a class-blind generator
+    ``candidates``: a synthetic manifest; returns its kept rows (pyarrow Table) in input order,
+    {class: mean probability of the kept rows} and {class: number kept}. Sample filtering: a class-blind generator
     otherwise adds images of 'No Finding' labelled as a rare class. ``min_prob`` > 0 also gates:
     a row whose class probability is below it is dropped even when that leaves its class short
     (for a class the generator cannot draw, no synthetic rows at all instead of label noise).
@@ -122,17 +122,19 @@ def filter_synthetic(candidates: str | Path, classifier: str | Path, need: dict[
     model, ck = load_classifier(classifier)
     view = load_view(candidates, classes=list(ck["classes"]))
     probs = predict(model, ManifestDataset(view, size=ck["size"]), multi_label=False, device=torch.device("cpu"))
-    keep_keys, kept_prob = set(), {}
+    keep_keys, kept_prob, kept_n = set(), {}, {}
     for ci, cname in enumerate(ck["classes"]):
         rows = np.flatnonzero(view.targets == ci)
         top = rows[np.argsort(-probs[rows, ci], kind="stable")[: need.get(cname, 0)]]
         top = top[probs[top, ci] >= min_prob]
         keep_keys.update(view.keys[i] for i in top)
+        if cname in need:
+            kept_n[cname] = len(top)
         if len(top):
             kept_prob[cname] = round(float(probs[top, ci].mean()), 4)
     table = read_manifest(candidates)
     mask = pa.array([k in keep_keys for k in table.column("key").to_pylist()])
-    return table.filter(mask), kept_prob
+    return table.filter(mask), kept_prob, kept_n
 
 
 def gan_augmented_manifest(manifest: str | Path, checkpoint: str | Path, out: str | Path, *, target_ratio: float = 1.0,
@@ -157,12 +159,7 @@ def gan_augmented_manifest(manifest: str | Path, checkpoint: str | Path, out: st
     real = rebase_image_paths(read_manifest(real_path), real_path.parent, out)
     syn = read_manifest(syn_dir)
     if filter_with:
-        syn, kept_prob = filter_synthetic(syn_dir, filter_with, need, min_prob=min_prob)
-        kept = {c: 0 for c in need}
-        for row in syn.column("labels").to_pylist():
-            c = next((lab["finding"] for lab in row if lab["state"] == "positive"), None)
-            if c in kept:
-                kept[c] += 1
+        syn, kept_prob, kept = filter_synthetic(syn_dir, filter_with, need, min_prob=min_prob)
         write_json_atomic(out / "filter.json", {"classifier": str(filter_with), "candidates_per_kept": factor,
                                                 "wanted": dict(need), "kept": kept, "min_probability": min_prob,
                                                 "mean_probability_of_kept": kept_prob})
@@ -220,23 +217,29 @@ def _run_seed(manifest: Path, out: Path, seed: int, b: Budget, classes: list[str
     return results
 
 
-def fold_manifest(manifest: Path, out: Path, *, folds: int, fold: int, seed: int) -> Path:
-    """``manifest`` re-split for fold ``fold`` of a seeded K-fold partition (test k, val k+1, train the rest)."""
+def fold_manifests(manifest: Path, seed_dir: Path, *, folds: int, seed: int) -> list[Path]:
+    """``manifest`` re-split once per fold of a seeded K-fold partition (fold k: test k, val k+1, train
+    the rest), written as ``seed_dir/fold_<k>/manifest.parquet``; existing ones are kept (resume)."""
     import numpy as np
     import pyarrow as pa
 
     from manifests.io import read_manifest, write_manifest
     from manifests.split import fold_codes
 
-    path = out / "manifest.parquet"
-    if path.exists():
-        return path
+    paths = [seed_dir / f"fold_{k}" / "manifest.parquet" for k in range(folds)]
+    if all(p.exists() for p in paths):
+        return paths
     table = read_manifest(manifest)
     f = fold_codes(table, folds, seed=seed)
-    split = np.where(f == fold, "test", np.where(f == (fold + 1) % folds, "val", "train"))
-    table = table.set_column(table.schema.get_field_index("split"), "split", pa.array(split.tolist(), pa.string()))
-    return write_manifest(table, path, images_from=manifest.parent,
-                          meta={"cross_validation": {"folds": folds, "fold": fold, "seed": seed, "source": str(manifest)}})
+    col = table.schema.get_field_index("split")
+    for k, path in enumerate(paths):
+        if path.exists():
+            continue
+        split = np.where(f == k, "test", np.where(f == (k + 1) % folds, "val", "train"))
+        write_manifest(table.set_column(col, "split", pa.array(split.tolist(), pa.string())), path,
+                       images_from=manifest.parent,
+                       meta={"cross_validation": {"folds": folds, "fold": k, "seed": seed, "source": str(manifest)}})
+    return paths
 
 
 def pool_folds(seed_dir: Path, folds: int, classes: list[str]) -> dict[str, dict]:
@@ -301,8 +304,8 @@ def run_experiment(manifest: str | Path, out: str | Path, *, seeds: int = 3, bud
     minority = [c for c in classes if train_counts[c] < minority_fraction * top]
     started = time.perf_counter()
     if folds:
-        parts = [(fold_manifest(manifest, out / f"seed_{seed}" / f"fold_{k}", folds=folds, fold=k, seed=seed),
-                  out / f"seed_{seed}" / f"fold_{k}", seed) for seed in range(seeds) for k in range(folds)]
+        parts = [(m, m.parent, seed) for seed in range(seeds)
+                 for m in fold_manifests(manifest, out / f"seed_{seed}", folds=folds, seed=seed)]
     else:
         parts = [(manifest, out / f"seed_{seed}", seed) for seed in range(seeds)]
     if workers is None:

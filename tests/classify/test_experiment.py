@@ -68,7 +68,7 @@ def test_sample_filter_keeps_the_most_class_like_synthetic_rows(toy, tmp_path):
     cand = [{**r, "key": f"synthetic:{r['key']}", "labels": labels_list(states, "synthetic"), "synthetic": True,
              "split": "train"} for r in nodules + normals]
     write_manifest(from_records(cand), tmp_path / "cand" / "manifest.parquet")
-    kept, prob = filter_synthetic(tmp_path / "cand", clf / "best.pt", {"Nodule": 4})
+    kept, prob, n = filter_synthetic(tmp_path / "cand", clf / "best.pt", {"Nodule": 4})
     keys = kept.column("key").to_pylist()
     assert len(keys) == 4 and kept.column("synthetic").to_pylist() == [True] * 4
     assert sum(k.startswith("synthetic:toy:toy2_") for k in keys) >= 3
@@ -82,10 +82,10 @@ def test_sample_filter_keeps_the_most_class_like_synthetic_rows(toy, tmp_path):
     view = load_view(tmp_path / "cand", classes=list(ck["classes"]))
     p = predict(model, ManifestDataset(view), multi_label=False, device=torch.device("cpu"))[:, ck["classes"].index("Nodule")]
     thr = float(np.sort(p)[::-1][4])
-    gated, gprob = filter_synthetic(tmp_path / "cand", clf / "best.pt", {"Nodule": 12}, min_prob=thr)
+    gated, gprob, gn = filter_synthetic(tmp_path / "cand", clf / "best.pt", {"Nodule": 12}, min_prob=thr)
     assert sorted(gated.column("key").to_pylist()) == sorted(k for k, x in zip(view.keys, p) if x >= thr)
     assert gated.num_rows >= 5 and gprob["Nodule"] >= thr
-    none, nprob = filter_synthetic(tmp_path / "cand", clf / "best.pt", {"Nodule": 12}, min_prob=1.01)
+    none, nprob, _ = filter_synthetic(tmp_path / "cand", clf / "best.pt", {"Nodule": 12}, min_prob=1.01)
     assert none.num_rows == 0 and nprob == {}
 
 
