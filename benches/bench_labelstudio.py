@@ -29,7 +29,7 @@ from curation.labelstudio.client import Connection, connect, find_project  # noq
 from curation.labelstudio.pull import PullConfig, pull  # noqa: E402
 from curation.labelstudio.push import PushConfig, push  # noqa: E402
 from curation.labelstudio.server import LabelStudioServer  # noqa: E402
-from tests.curation.conftest_ls import make_manifest  # noqa: E402
+from tests.curation.labelstudio_server import make_manifest  # noqa: E402
 
 
 def run(conn: Connection, tmp: Path, n: int) -> dict:

@@ -39,7 +39,7 @@ def main() -> None:
     from torchvision.datasets import ImageFolder
 
     from classify.data import MEAN, STD, ManifestDataset
-    from manifests.dataset_view import load_view
+    from training.dataset_view import load_view
 
     torch.set_num_threads(2)
     tmp = Path(tempfile.mkdtemp(prefix="bench_loader_"))

@@ -15,7 +15,7 @@ Backbones (:data:`classify.models.BACKBONES`): ``small-cnn`` (default, CPU-sized
 ``resnet18``, ``densenet121`` (torchvision, ``weights=None``, 1-channel stem; pretrained weights only
 from a local file). Augmentation policies: ``none``, ``classic`` (affine + intensity, no flips),
 ``oversample`` (class-balanced sampling); GAN augmentation = a manifest already holding synthetic
-train rows (wired by ``medharvest classify train --augment gan:CKPT`` / ``medharvest.experiment``).
+train rows (wired by ``medharvest classify train --augment gan:CKPT`` / ``study.runner``).
 Runs under ``torchrun`` (DDP; ranks agree on weights), CUDA + fp16 autocast/GradScaler when present.
 
 Public API:
@@ -24,7 +24,7 @@ Public API:
 * :func:`classify.evaluate.evaluate_classifier`, :func:`classify.evaluate.load_classifier`
 * :class:`classify.data.ManifestDataset`, :data:`classify.data.AUGMENTATIONS`
 * :func:`classify.metrics.compute`, :func:`classify.metrics.roc_png`
-* :func:`classify.report.aggregate`, :func:`classify.report.write_report`
+* :func:`study.report.aggregate`, :func:`study.report.write_report`
 
 Never imports ``gan`` (or any other spoke).
 """

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from manifests.dataset_view import View, decode_image
+from training.dataset_view import View, decode_image
 
 MEAN, STD = 0.5, 0.25
 

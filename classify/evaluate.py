@@ -16,7 +16,7 @@ from classify.data import ManifestDataset
 from classify.metrics import compute, roc_png
 from classify.models import build
 from classify.train import FORMAT, predict
-from manifests.dataset_view import load_view
+from training.dataset_view import load_view
 from manifests.errors import UsageError
 from manifests.io import write_json_atomic
 

@@ -3,7 +3,7 @@
 Writes into ``out``: ``best.pt`` (weights of the best val epoch + everything :mod:`classify.evaluate`
 needs), ``last.pt`` (+ optimizer, RNG, epoch: ``resume=True`` continues exactly), ``history.jsonl``
 (one line per epoch), ``stats.json`` last. Synthetic rows are training data only: a manifest with a
-synthetic row in val or test is refused (:meth:`manifests.dataset_view.View.assert_no_synthetic_in_eval`).
+synthetic row in val or test is refused (:meth:`training.dataset_view.View.assert_no_synthetic_in_eval`).
 
 ``ema_decay`` > 0 keeps an exponential moving average of the weights (and BN statistics) and
 validates, selects and saves that averaged model (Polyak averaging: a steadier model on small,
@@ -31,11 +31,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from manifests import distributed
+from training import distributed
 from classify.data import AUGMENTATIONS, ManifestDataset
 from classify.metrics import compute
 from classify.models import BACKBONES, build, load_pretrained
-from manifests.dataset_view import balanced_weights, epoch_indices, load_view
+from training.dataset_view import balanced_weights, epoch_indices, load_view
 from manifests.errors import UsageError
 from manifests.io import atomic_path, write_json_atomic
 from manifests.registry import lookup

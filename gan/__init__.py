@@ -2,7 +2,7 @@
 
 Reads: a manifest (``manifest.parquet``) with a train/val/test split; only ``status == "ok"``,
 real (non-synthetic) **train** rows with exactly one positive NIH-15 finding are used
-(:func:`manifests.dataset_view.load_view`). Writes (per stage, stats last):
+(:func:`training.dataset_view.load_view`). Writes (per stage, stats last):
 
 * ``train``: ``OUT/checkpoint.pt`` (G, D, EMA-G, optimizers, AMP scalers, RNG, epoch/step; resumes
   exactly), ``losses.jsonl``, ``samples/epoch_NNNN.png``, ``stats.json``.

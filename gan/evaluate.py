@@ -25,7 +25,7 @@ import torch
 from gan import checkpoint as ckpt
 from gan.features import NAME, RandomConvFeatures
 from gan.sample import generate
-from manifests.dataset_view import decode_images, load_view
+from training.dataset_view import decode_images, load_view
 from manifests.io import write_json_atomic
 
 

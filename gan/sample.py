@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from gan import checkpoint as ckpt
-from manifests.dataset_view import load_view
+from training.dataset_view import load_view
 from manifests.errors import UsageError
 from manifests.io import write_json_atomic, write_manifest
 from manifests.labels import NIH15

@@ -29,10 +29,10 @@ import torch
 import torch.nn.functional as F
 
 from gan import checkpoint as ckpt
-from manifests import distributed
+from training import distributed
 from gan.diffaug import diff_augment, parse_policy
 from gan.registry import ARCHITECTURES, build
-from manifests.dataset_view import balanced_weights, decode_images, epoch_indices, load_view
+from training.dataset_view import balanced_weights, decode_images, epoch_indices, load_view
 from manifests.errors import UsageError
 from manifests.io import write_json_atomic
 from manifests.registry import lookup

@@ -25,18 +25,18 @@ Public API, by module:
 * :mod:`manifests.errors` — ``UsageError`` (exit 2), ``StageError`` (exit 1), ``ManifestError``,
   ``RecordError``.
 * :mod:`manifests.registry` — ``lookup()`` / ``did_you_mean()`` for every name registry.
-* :mod:`manifests.dataset_view` — a manifest as a training set (targets, decode, epoch order).
+* :mod:`training.dataset_view` — a manifest as a training set (targets, decode, epoch order).
 * :mod:`manifests.columnar` — memory-light column reads of big manifests: ``read_columns``,
   ``label_codes`` (labels as integer codes), ``read_full`` / ``write_full``.
-* :mod:`manifests.validate` — ``validate_manifest`` / ``validate_table`` -> ``ValidationReport``
+* :mod:`manifests.ops.validate` — ``validate_manifest`` / ``validate_table`` -> ``ValidationReport``
   (one row per problem: key, column, problem, detail).
-* :mod:`manifests.split` — ``SplitConfig``, ``split_file``, ``assign``: patient-grouped (with
+* :mod:`manifests.ops.split` — ``SplitConfig``, ``split_file``, ``assign``: patient-grouped (with
   ``dup_group`` union), label-stratified, seeded splits; ``leaks()`` counts groups in two splits.
-* :mod:`manifests.stats` — ``compute`` / ``compute_file``: counts per source, status, split,
+* :mod:`manifests.ops.stats` — ``compute`` / ``compute_file``: counts per source, status, split,
   licence, modality, view, label (finding x state), split x label, missing values.
-* :mod:`manifests.ops` — ``filter_table`` (safe filter expressions, ``label('Effusion')``),
+* :mod:`manifests.ops.filter` — ``filter_table`` (safe filter expressions, ``label('Effusion')``),
   ``merge_files``.
-* :mod:`manifests.report` — ``write_report``: the self-contained HTML datasheet.
+* :mod:`manifests.ops.report` — ``write_report``: the self-contained HTML datasheet.
 
 The CLI for the operations is ``medharvest manifest validate|stats|split|export|merge|report``.
 """

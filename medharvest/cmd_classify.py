@@ -53,7 +53,7 @@ def _train(args) -> int:
     manifest = args.manifest
     augment = args.augment
     if augment and augment.startswith("gan:"):
-        from medharvest.experiment import gan_augmented_manifest
+        from study.runner import gan_augmented_manifest
 
         manifest = gan_augmented_manifest(args.manifest, augment[4:], Path(args.out) / "augmented",
                                           target_ratio=args.target_ratio)

@@ -22,7 +22,7 @@ def register(sub) -> None:
 
 
 def _run(args) -> int:
-    from medharvest.experiment import run_experiment
+    from study.runner import run_experiment
     from medharvest.output import summary_table
     from medharvest.runinfo import write_run_json
 

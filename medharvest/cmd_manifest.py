@@ -110,7 +110,7 @@ def _print_problems(problems, limit: int) -> None:
 
 
 def cmd_validate(args) -> int:
-    from manifests.validate import validate_manifest
+    from manifests.ops.validate import validate_manifest
     from medharvest.output import summary_table
 
     report = validate_manifest(args.manifest, files=not args.no_files)
@@ -126,7 +126,7 @@ def cmd_validate(args) -> int:
 
 def cmd_stats(args) -> int:
     from manifests.io import write_json_atomic
-    from manifests.stats import compute_file
+    from manifests.ops.stats import compute_file
     from medharvest.output import summary_table
 
     stats = compute_file(args.manifest)
@@ -142,7 +142,7 @@ def cmd_stats(args) -> int:
 
 def cmd_split(args) -> int:
     from manifests.io import resolve_manifest, write_json_atomic
-    from manifests.split import SplitConfig, split_file
+    from manifests.ops.split import SplitConfig, split_file
     from medharvest.config import as_dict, load_toml, resolve
     from medharvest.output import summary_table
     from medharvest.runinfo import write_run_json
@@ -167,7 +167,7 @@ def cmd_split(args) -> int:
 
 def cmd_export(args) -> int:
     from manifests.io import EXPORTERS, export, read_manifest, rebase_image_paths, resolve_manifest
-    from manifests.ops import filter_table
+    from manifests.ops.filter import filter_table
     from manifests.registry import lookup
     from medharvest.output import summary_table
 
@@ -186,7 +186,7 @@ def cmd_export(args) -> int:
 
 def cmd_merge(args) -> int:
     from manifests.io import resolve_manifest, write_json_atomic
-    from manifests.ops import merge_files
+    from manifests.ops.filter import merge_files
     from medharvest.output import summary_table
     from medharvest.runinfo import write_run_json
 
@@ -201,7 +201,7 @@ def cmd_merge(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from manifests.report import write_report
+    from manifests.ops.report import write_report
     from medharvest.output import summary_table
 
     path, summary = write_report(args.manifest, args.out, per_class=args.per_class, seed=args.seed)

@@ -17,7 +17,7 @@ def _step(name: str, quiet: bool):
 def run_demo(cfg, out: str | Path, *, quiet: bool = False) -> dict:
     from crawlers.sample.generator import SampleConfig, generate
     from curation.pipeline import CurateConfig, curate_run
-    from manifests import report, split, stats, validate
+    from manifests.ops import report, split, stats, validate
     from medharvest.config import as_dict
     from medharvest.runinfo import write_run_json
 
@@ -57,7 +57,7 @@ def run_demo(cfg, out: str | Path, *, quiet: bool = False) -> dict:
         "report": str(report_path),
     }
     if cfg.study:
-        from medharvest.experiment import run_experiment
+        from study.runner import run_experiment
 
         t = _step(f"study: baseline vs classic vs oversample vs GAN, {cfg.seeds} seed(s)", quiet)
         study = run_experiment(manifest_path, out / "study", seeds=cfg.seeds, budget=cfg.budget)

@@ -14,7 +14,7 @@ Public API
     Names, dates, phones, record numbers, addresses, e-mails, ages > 89 replaced by ``[NAME]``,
     ``[DATE]`` ...; flags shaped like ``manifests.schema.PHI_TYPE`` (where="text"); module ``scrub``.
 ``run_labels(reports_csv, text_columns, out, id_column=None, vocabulary="nih14") -> summary``
-    ``medharvest curate labels``: a CSV of reports -> a CSV of 1/0/-1/blank labels (``labeler_cli``).
+    ``medharvest curate labels``: a CSV of reports -> a CSV of 1/0/-1/blank labels (``label_csv``).
 """
 
 from __future__ import annotations
@@ -36,6 +36,6 @@ def label_report(text) -> ReportLabels:
 
 
 def run_labels(reports_csv, text_columns, out, id_column=None, vocabulary="nih14") -> dict:
-    from curation.text.labeler_cli import run_labels as _run_labels
+    from curation.text.label_csv import run_labels as _run_labels
 
     return _run_labels(reports_csv, text_columns, out, id_column=id_column, vocabulary=vocabulary)

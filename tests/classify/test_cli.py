@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 
-from manifests.dataset_view import load_view
+from training.dataset_view import load_view
 from manifests.io import read_manifest
 from medharvest.cli import main
 

@@ -5,7 +5,7 @@ import torch
 from classify.data import AUGMENTATIONS, ManifestDataset
 from classify.metrics import compute
 from classify.models import BACKBONES, build, load_pretrained
-from manifests.dataset_view import load_view
+from training.dataset_view import load_view
 from manifests.errors import UsageError
 
 

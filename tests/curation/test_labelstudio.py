@@ -11,7 +11,7 @@ import pytest
 from manifests.io import read_manifest
 from manifests.labels import NIH15
 from medharvest.cli import main
-from tests.curation.conftest_ls import (
+from tests.curation.labelstudio_server import (
     make_manifest,
     start_session_server,
     stop_session_server,

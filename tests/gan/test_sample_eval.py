@@ -8,7 +8,7 @@ from gan.evaluate import evaluate_generator, precision_recall
 from gan.features import NAME
 from gan.sample import balance_counts, counts_from_manifest, sample_to_manifest
 from gan.train import GanConfig, train_gan
-from manifests.dataset_view import load_view
+from training.dataset_view import load_view
 from manifests.io import merge, read_manifest, rebase_image_paths, write_manifest
 from manifests.schema import primary_labels
 

@@ -6,7 +6,7 @@ import torch
 import gan.train as gan_train
 from gan import checkpoint as ckpt
 from gan.train import GanConfig, train_gan
-from manifests.dataset_view import load_view
+from training.dataset_view import load_view
 from manifests.errors import UsageError
 
 CFG = dict(size=32, batch_size=8, z_dim=16, g_ch=8, d_ch=8, quiet=True, device="cpu", threads=1)

@@ -5,7 +5,7 @@ import sys
 import pytest
 
 from manifests.io import read_manifest, read_meta
-from manifests.split import leaks
+from manifests.ops.split import leaks
 from medharvest.cli import main
 from tests.manifests.conftest import make_records, write
 

@@ -5,7 +5,7 @@ import pytest
 
 from manifests.errors import UsageError
 from manifests.io import read_manifest
-from manifests.ops import filter_table, label_state, merge_files
+from manifests.ops.filter import filter_table, label_state, merge_files
 from manifests.schema import from_records, labels_list
 from tests.manifests.conftest import make_records, write
 

@@ -4,8 +4,8 @@ import re
 
 from PIL import Image
 
-from manifests.report import write_report
-from manifests.split import SplitConfig, split_file
+from manifests.ops.report import write_report
+from manifests.ops.split import SplitConfig, split_file
 from tests.manifests.conftest import make_records, write
 
 

@@ -8,8 +8,8 @@ import pytest
 from manifests.errors import StageError, UsageError
 from manifests.io import read_manifest, read_meta
 from manifests.schema import SPLITS, from_records, labels_list
-from manifests.split import SplitConfig, assign, check_grouping, connected_components, leaks, split_file
-from manifests.validate import validate_manifest
+from manifests.ops.split import SplitConfig, assign, check_grouping, connected_components, leaks, split_file
+from manifests.ops.validate import validate_manifest
 from tests.manifests.conftest import make_records
 
 
@@ -203,7 +203,7 @@ def test_keep_official_chestxray14_protocol():
 
 @pytest.mark.parametrize("seed", range(12))
 def test_fold_codes_group_patients_and_dup_groups_and_keep_synthetic_in_train(seed):
-    from manifests.split import fold_codes
+    from manifests.ops.split import fold_codes
 
     table = random_manifest(random.Random(seed), 120)
     f = fold_codes(table, 4, seed=seed)
@@ -216,7 +216,7 @@ def test_fold_codes_group_patients_and_dup_groups_and_keep_synthetic_in_train(se
 
 
 def test_fold_codes_spread_a_rare_label_and_depend_on_the_seed():
-    from manifests.split import fold_codes
+    from manifests.ops.split import fold_codes
 
     recs = make_records(None, 1500, patients=600, seed=5, rare="Hernia", rare_rate=0.02)
     table = from_records(recs)

@@ -1,5 +1,5 @@
 from manifests.schema import from_records, labels_list
-from manifests.stats import compute, compute_file
+from manifests.ops.stats import compute, compute_file
 from tests.manifests.conftest import make_records, write
 
 

@@ -4,7 +4,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from manifests.schema import from_records
-from manifests.validate import validate_manifest, validate_table
+from manifests.ops.validate import validate_manifest, validate_table
 from tests.manifests.conftest import make_records, write
 
 

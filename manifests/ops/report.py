@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 from manifests.columnar import label_codes, read_columns
 from manifests.io import read_meta, resolve_manifest, write_text_atomic
 from manifests.schema import DESCRIPTIONS, SPLITS
-from manifests.stats import compute_file
+from manifests.ops.stats import compute_file
 
 THUMB_PX = 96
 CSS = """

@@ -22,7 +22,7 @@ skipped on re-run (resume).
 Cross-validation (``folds`` = K >= 2), for sets too small for one fixed test split (568 NIH images
 leave two test positives for a rare class, and AUROC from two positives swings by 0.3 between
 seeds): the manifest's own split is ignored; each seed draws a patient-grouped, label-stratified
-K-fold partition (:func:`manifests.split.fold_codes`), and fold k is the test set of
+K-fold partition (:func:`manifests.ops.split.fold_codes`), and fold k is the test set of
 ``out/seed_<s>/fold_<k>/`` (val: fold k+1, train: the rest; the GAN again trains on that train part
 only). Each arm's out-of-fold test scores are pooled over the K folds into one set of metrics per
 seed, so every image is tested exactly once per seed; seeds are repeats with new partitions.
@@ -79,7 +79,7 @@ def choose_classes(manifest: str | Path, *, min_train: int = 5, folds: int = 0) 
     Under ``folds``-fold cross-validation the manifest's split does not count: a class needs
     >= max(``min_train``, ``folds``) rows in all (one per fold at least).
     """
-    from manifests.dataset_view import load_view
+    from training.dataset_view import load_view
 
     view = load_view(manifest)
     counts = {s: view.split(s).class_counts() for s in ("train", "val", "test")}
@@ -116,7 +116,7 @@ def filter_synthetic(candidates: str | Path, classifier: str | Path, need: dict[
     from classify.data import ManifestDataset
     from classify.evaluate import load_classifier
     from classify.train import predict
-    from manifests.dataset_view import load_view
+    from training.dataset_view import load_view
     from manifests.io import read_manifest
 
     model, ck = load_classifier(classifier)
@@ -224,7 +224,7 @@ def fold_manifests(manifest: Path, seed_dir: Path, *, folds: int, seed: int) -> 
     import pyarrow as pa
 
     from manifests.io import read_manifest, write_manifest
-    from manifests.split import fold_codes
+    from manifests.ops.split import fold_codes
 
     paths = [seed_dir / f"fold_{k}" / "manifest.parquet" for k in range(folds)]
     if all(p.exists() for p in paths):
@@ -285,8 +285,8 @@ def run_experiment(manifest: str | Path, out: str | Path, *, seeds: int = 3, bud
     ``budget``: a name in :data:`BUDGETS` or a :class:`Budget`. ``folds`` >= 2: K-fold cross-validation
     (see the module docstring) instead of the manifest's split; jobs are (seed, fold) pairs.
     """
-    from classify.report import aggregate, write_report
-    from manifests.dataset_view import load_view
+    from study.report import aggregate, write_report
+    from training.dataset_view import load_view
     from manifests.io import resolve_manifest, write_json_atomic
     from manifests.registry import lookup
 

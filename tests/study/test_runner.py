@@ -1,12 +1,12 @@
-"""The augmentation study end to end on a toy manifest with a tiny budget (medharvest.experiment)."""
+"""The augmentation study end to end on a toy manifest with a tiny budget (study.runner)."""
 
 import json
 
 import pytest
 import torch
 
-from medharvest.experiment import ARMS, Budget, run_experiment
-from manifests.dataset_view import load_view
+from study.runner import ARMS, Budget, run_experiment
+from training.dataset_view import load_view
 
 TINY = Budget(clf_epochs=2, patience=2, gan_steps=1, gan_ch=8, batch_size=16, target_ratio=0.5, gan_filter=2)
 
@@ -57,7 +57,7 @@ def test_sample_filter_keeps_the_most_class_like_synthetic_rows(toy, tmp_path):
     from manifests.io import read_manifest, rebase_image_paths, write_manifest
     from manifests.labels import NIH15
     from manifests.schema import from_records, labels_list
-    from medharvest.experiment import filter_synthetic
+    from study.runner import filter_synthetic
 
     clf = tmp_path / "clf"
     train_classifier(ClassifyConfig(epochs=6, patience=6, batch_size=16, quiet=True, device="cpu", threads=1), toy, clf)
