@@ -22,9 +22,8 @@ Public API:
 
 * :class:`classify.train.ClassifyConfig`, :func:`classify.train.train_classifier` -> summary
 * :func:`classify.evaluate.evaluate_classifier`, :func:`classify.evaluate.load_classifier`
-* :class:`classify.data.ManifestDataset`, :data:`classify.data.AUGMENTATIONS`
+* :class:`classify.data.ManifestDataset`, :data:`classify.policies.POLICIES` (augmentation policies)
 * :func:`classify.metrics.compute`, :func:`classify.metrics.roc_png`
-* :func:`study.report.aggregate`, :func:`study.report.write_report`
 
 Never imports ``gan`` (or any other spoke).
 """

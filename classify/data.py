@@ -2,8 +2,8 @@
 
 :class:`ManifestDataset` reads each PNG once and keeps the decoded ``uint8`` array in memory
 (``cache=True``; small sets), returning ``(x, y)``: x float (1, S, S) standardised, y int64 (single-
-label) or float (C,) multi-hot. Augmentation happens on whole batches (:data:`AUGMENTATIONS`),
-with torch's global RNG, seeded per epoch by the trainer.
+label) or float (C,) multi-hot. Augmentation happens on whole batches (:func:`classic`, declared as
+a policy in :mod:`classify.policies`), with torch's global RNG, seeded per epoch by the trainer.
 """
 
 from __future__ import annotations
@@ -66,5 +66,3 @@ def classic(x: torch.Tensor) -> torch.Tensor:
     bias = (torch.rand(b, 1, 1, 1, device=x.device) - 0.5) * 0.2 / STD
     return out * gain + bias
 
-
-AUGMENTATIONS = {"none": lambda x: x, "classic": classic}

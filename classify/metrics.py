@@ -1,6 +1,7 @@
 """Classification metrics from scores: per-class AUROC, precision, recall, F1, support; balanced
 accuracy; confusion matrix; ROC curves (PNG). Undefined values (a class absent from the set) are
-``None`` in JSON and left out of macro averages, never silently 0."""
+``None`` in JSON and left out of macro averages, never silently 0; such a class is marked
+``"scorable": false``."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ def _clean(x: float) -> float | None:
 def compute(scores: np.ndarray, targets: np.ndarray, classes: list[str], *, multi_label: bool,
             threshold: float = 0.5) -> dict:
     """scores: (N, C) probabilities; targets: (N,) int (single-label) or (N, C) 0/1."""
-    from sklearn.metrics import balanced_accuracy_score, confusion_matrix, precision_recall_fscore_support
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
     c = len(classes)
     onehot = targets.astype(int) if multi_label else np.eye(c, dtype=int)[targets]
@@ -47,16 +48,20 @@ def compute(scores: np.ndarray, targets: np.ndarray, classes: list[str], *, mult
         pred = scores.argmax(axis=1) if len(scores) else np.empty(0, int)
         p, r, f, s = precision_recall_fscore_support(targets, pred, labels=list(range(c)), zero_division=0)
         confusion = confusion_matrix(targets, pred, labels=list(range(c))).tolist() if len(pred) else []
+        # balanced accuracy = mean recall over the classes present in targets (a class absent from a small
+        # val split is not scorable; sklearn's balanced_accuracy_score would warn on every such call)
         present = np.unique(targets)
-        balanced = float(balanced_accuracy_score(targets, pred)) if len(present) > 1 else math.nan
+        balanced = float(np.mean(r[present])) if len(present) > 1 else math.nan
         accuracy = float((pred == targets).mean()) if len(pred) else math.nan
     for j, name in enumerate(classes):
+        scorable = bool(s[j] > 0)    # no positive in the set: recall, F1 and AUROC are undefined (None), not 0
         per_class[name] = {
             "auroc": _clean(_auc(onehot[:, j], scores[:, j]) if len(scores) else math.nan),
-            "precision": _clean(p[j]), "recall": _clean(r[j]), "f1": _clean(f[j]), "support": int(s[j]),
+            "precision": _clean(p[j]), "recall": _clean(r[j]) if scorable else None,
+            "f1": _clean(f[j]) if scorable else None, "support": int(s[j]), "scorable": scorable,
         }
     aucs = [v["auroc"] for v in per_class.values() if v["auroc"] is not None]
-    supported = [v for v in per_class.values() if v["support"] > 0]
+    supported = [v for v in per_class.values() if v["scorable"]]
     return {
         "classes": list(classes), "multi_label": multi_label, "n": int(len(scores)), "per_class": per_class,
         "macro": {

@@ -10,9 +10,10 @@ validates, selects and saves that averaged model (Polyak averaging: a steadier m
 noisy val sets). ``select_on="loss"`` stops on mean val cross-entropy instead of val macro AUROC,
 which on a val split with one or two positives per class is far less jumpy.
 
-Augmentation policies: ``none``, ``classic`` (batch affine + intensity), ``oversample`` (class-
-balanced sampling with replacement). GAN augmentation is a manifest that already holds synthetic
-train rows (the CLI's ``--augment gan:CHECKPOINT`` samples and merges them first).
+Augmentation policies (:mod:`classify.policies`): ``none``, ``classic`` (batch affine + intensity),
+``oversample`` (class-balanced sampling with replacement). GAN augmentation is a manifest that already
+holds synthetic train rows (the ``gan`` policy: the CLI's ``--augment gan:CHECKPOINT`` samples and
+merges them first).
 
 Synthetic train rows can count for less than real ones: ``synthetic_weight`` scales their loss
 (0 ignores them), ``synthetic_smoothing`` = e trains them on (1 - e) x their class + e spread over
@@ -32,7 +33,8 @@ import torch
 import torch.nn.functional as F
 
 from training import distributed
-from classify.data import AUGMENTATIONS, ManifestDataset
+from classify import policies
+from classify.data import ManifestDataset
 from classify.metrics import compute
 from classify.models import BACKBONES, build, load_pretrained
 from training.dataset_view import balanced_weights, epoch_indices, load_view
@@ -42,7 +44,6 @@ from manifests.registry import lookup
 
 FORMAT = "medharvest-classifier/1"
 STAGE_VERSION = "classify.train/1"
-POLICIES = ("none", "classic", "oversample")
 #: Early stopping / best-epoch metric on val: macro AUROC (higher is better), mean loss (lower is
 #: better), or ``last``: no val-based selection at all, the model after the last epoch is kept.
 SELECT_ON = ("auroc", "loss", "last")
@@ -76,7 +77,7 @@ class ClassifyConfig:
 
     def __post_init__(self):
         lookup(BACKBONES, self.arch, "backbone")
-        lookup({p: p for p in POLICIES}, self.augment, "augmentation policy")
+        policies.trainer_policy(self.augment)
         if self.epochs < 1 or self.batch_size < 2 or self.patience < 1:
             raise UsageError("epochs and patience must be >= 1 and batch size >= 2")
         if not 0.0 <= self.ema_decay < 1.0:
@@ -194,9 +195,9 @@ def train_classifier(cfg: ClassifyConfig, manifest: str | Path, out: str | Path)
         ema.requires_grad_(False)
     shown = ema if ema is not None else model    # the model that is validated, selected and saved
     net = distributed.wrap(model, d)
-    augment = AUGMENTATIONS.get(cfg.augment, AUGMENTATIONS["none"])
+    pol = policies.trainer_policy(cfg.augment)
     weights = None
-    if cfg.augment == "oversample":
+    if pol.balanced_sampling:
         weights = (balanced_weights(train.targets, n_classes) if not cfg.multi_label
                    else 1.0 / np.maximum((train.targets * train.class_counts()).max(axis=1), 1.0))
     steps = cfg.steps_per_epoch or max(1, len(train) // cfg.batch_size)
@@ -221,7 +222,7 @@ def train_classifier(cfg: ClassifyConfig, manifest: str | Path, out: str | Path)
         losses = []
         for i in tqdm(range(steps), desc=f"epoch {epoch + 1}", leave=False, disable=cfg.quiet or not d.is_main):
             idx = torch.from_numpy(order[i * per_rank:(i + 1) * per_rank])
-            x = augment(x_train[idx].to(d.device))
+            x = pol.apply(x_train[idx].to(d.device))
             y = y_train[idx].to(d.device)
             with distributed.autocast(d):
                 logits = net(x).float()

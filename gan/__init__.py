@@ -24,7 +24,7 @@ rank 0 writes); CUDA + fp16 autocast/GradScaler when a GPU is present.
 Public API:
 
 * :class:`gan.train.GanConfig`, :func:`gan.train.train_gan` (config, manifest, out) -> summary
-* :func:`gan.sample.sample_to_manifest`, :func:`gan.sample.balance_counts`, :func:`gan.sample.counts_from_manifest`
+* :func:`gan.sample.sample_balanced` (count, balance, sample), :func:`gan.sample.sample_to_manifest`, :func:`gan.sample.balance_counts`, :func:`gan.sample.counts_from_manifest`
 * :func:`gan.evaluate.evaluate_generator`, :func:`gan.evaluate.precision_recall`
 * :func:`gan.checkpoint.load_generator`, :func:`gan.checkpoint.checkpoint_id`
 * :data:`gan.registry.ARCHITECTURES` (``dcgan``, ``resnet``), :func:`gan.registry.build`

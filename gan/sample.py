@@ -34,6 +34,18 @@ def balance_counts(class_counts: dict[str, int], *, target_ratio: float = 1.0) -
     return {c: max(0, int(round(target_ratio * top)) - n) for c, n in class_counts.items()}
 
 
+def sample_balanced(checkpoint: str | Path, manifest: str | Path, out: str | Path, *, target_ratio: float = 1.0,
+                    seed: int = 0, classes: list[str] | None = None, candidates: int = 1) -> tuple[dict, dict[str, int]]:
+    """Top up ``manifest``'s train split: count its real train rows per class (the generator's classes,
+    or ``classes``), work out how many each class needs to reach ``target_ratio`` x the largest, and
+    sample ``candidates`` x that many (for a later filter) into ``out``. Returns (the
+    :func:`sample_to_manifest` summary, {class: images needed})."""
+    _, meta = ckpt.load_generator(checkpoint)
+    need = balance_counts(counts_from_manifest(manifest, classes or list(meta["classes"])), target_ratio=target_ratio)
+    summary = sample_to_manifest(checkpoint, out, n_per_class={c: n * candidates for c, n in need.items()}, seed=seed)
+    return summary, need
+
+
 def counts_from_manifest(manifest: str | Path, classes: list[str]) -> dict[str, int]:
     """Real train rows per class of ``manifest`` (single-label subset, checkpoint's classes)."""
     view = load_view(manifest, classes=classes)

@@ -16,7 +16,8 @@ def register(sub) -> None:
     t.add_argument("--out", required=True)
     t.add_argument("--arch", help="small-cnn (default), small-cnn-wide, resnet18, densenet121")
     t.add_argument("--augment", default=None,
-                   help="none | classic | oversample | gan:CHECKPOINT (samples to balance, merges, trains)")
+                   help="none | classic | oversample | gan:CHECKPOINT (samples to balance, merges, trains); "
+                        "see classify.policies")
     t.add_argument("--target-ratio", type=float, default=1.0, help="with gan:CHECKPOINT: balance to R x the largest class")
     t.add_argument("--multi-label", action="store_true", default=None)
     t.add_argument("--epochs", type=int)
@@ -50,14 +51,18 @@ def _train(args) -> int:
     from medharvest.output import summary_table
     from medharvest.runinfo import write_run_json
 
+    from classify.policies import parse
+
     manifest = args.manifest
     augment = args.augment
-    if augment and augment.startswith("gan:"):
-        from study.runner import gan_augmented_manifest
+    if augment:
+        pol, checkpoint = parse(augment)
+        if pol.synthetic_rows:       # rows from the generator first, then the trainer sees real + synthetic rows
+            from study.runner import gan_augmented_manifest
 
-        manifest = gan_augmented_manifest(args.manifest, augment[4:], Path(args.out) / "augmented",
-                                          target_ratio=args.target_ratio)
-        augment = "none"
+            manifest = gan_augmented_manifest(args.manifest, checkpoint, Path(args.out) / "augmented",
+                                              target_ratio=args.target_ratio)
+            augment = "none"
     flags = {k: getattr(args, k) for k in ("arch", "multi_label", "epochs", "patience", "batch_size", "lr",
                                           "class_weighted", "synthetic_weight", "synthetic_smoothing", "pretrained",
                                           "seed", "resume", "device", "quiet")}

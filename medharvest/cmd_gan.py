@@ -74,16 +74,15 @@ def _train(args) -> int:
 
 
 def _sample(args) -> int:
-    from gan.checkpoint import load_generator
-    from gan.sample import balance_counts, counts_from_manifest, sample_to_manifest
+    from gan.sample import sample_balanced, sample_to_manifest
     from medharvest.output import summary_table
     from medharvest.runinfo import write_run_json
 
-    n = args.n_per_class
     if args.balance:
-        _, meta = load_generator(args.checkpoint)
-        n = balance_counts(counts_from_manifest(args.balance, meta["classes"]), target_ratio=args.target_ratio)
-    summary = sample_to_manifest(args.checkpoint, args.out, n_per_class=n, seed=args.seed)
+        summary, _ = sample_balanced(args.checkpoint, args.balance, args.out, target_ratio=args.target_ratio,
+                                     seed=args.seed)
+    else:
+        summary = sample_to_manifest(args.checkpoint, args.out, n_per_class=args.n_per_class, seed=args.seed)
     write_run_json(args.out, "gan sample", {"checkpoint": args.checkpoint, "balance": args.balance,
                                             "target_ratio": args.target_ratio, "seed": args.seed}, summary)
     summary_table("gan sample", summary, quiet=args.quiet)

@@ -36,8 +36,10 @@ def load_toml(path: str | Path | None, section: str) -> dict[str, Any]:
     return data
 
 
-def resolve(cls: type[C], *, toml: dict[str, Any] | None = None, flags: dict[str, Any] | None = None) -> C:
-    """Instantiate the dataclass ``cls``: defaults, then ``toml`` values, then non-None ``flags``."""
+def resolve(cls: type[C], *, toml: dict[str, Any] | None = None, flags: dict[str, Any] | None = None,
+            base: C | None = None) -> C:
+    """Instantiate the dataclass ``cls``: defaults (or the values of ``base``, e.g. a named preset), then
+    ``toml`` values, then non-None ``flags``."""
     fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     hints = typing.get_type_hints(cls)
     values: dict[str, Any] = {}
@@ -48,7 +50,7 @@ def resolve(cls: type[C], *, toml: dict[str, Any] | None = None, flags: dict[str
                 raise UsageError(f"unknown {what} '{k}'{did_you_mean(name, fields)}")
             values[name] = _coerce(v, hints[name], k)
     try:
-        return cls(**values)
+        return dataclasses.replace(base, **values) if base is not None else cls(**values)
     except (TypeError, ValueError) as err:
         raise UsageError(str(err)) from err
 

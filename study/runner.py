@@ -1,6 +1,6 @@
 """The augmentation study: does GAN augmentation of rare classes help a classifier? (wires gan + classify)
 
-:func:`run_experiment` runs four arms with the same budget (same epochs, same steps per epoch, same
+:func:`run_experiment` runs the five arms declared in :mod:`study.arms` with the same budget (same epochs, same steps per epoch, same
 val-based early stopping, same backbone) for each seed:
 
 * ``baseline`` — real train rows, no augmentation;
@@ -35,20 +35,25 @@ import time
 from pathlib import Path
 
 from manifests.errors import UsageError
+from study import arms as arms_registry
+from study.designs import fold_manifests, imbalanced_manifests, pool_folds
 
-ARMS = ("baseline", "classic", "oversample", "gan", "classic+gan")
-#: arm -> (classifier augmentation policy, trains on the GAN-augmented manifest)
-_ARM_SETUP = {"baseline": ("none", False), "classic": ("classic", False), "oversample": ("oversample", False),
-              "gan": ("none", True), "classic+gan": ("classic", True)}
+#: the arms' names in run order (declared in :mod:`study.arms`)
+ARMS = arms_registry.names()
 
 
 @dataclasses.dataclass(frozen=True)
 class Budget:
-    clf_epochs: int
-    patience: int
-    gan_steps: int     # GAN updates, whatever the train size (epochs = ceil(gan_steps / steps per epoch))
-    gan_ch: int
+    """Everything one study run spends; the defaults are the ``small`` budget. TOML: the
+    ``[experiment.budget]`` table overrides the named budget's values (:func:`medharvest.config.resolve`)."""
+
+    clf_epochs: int = 8
+    patience: int = 4
+    gan_steps: int = 120   # GAN updates, whatever the train size (epochs = ceil(gan_steps / steps per epoch))
+    gan_ch: int = 16
     batch_size: int = 32
+    size: int = 64                  # image side for the GAN and the classifiers (32, 64, 128)
+    device: str | None = None       # None: CUDA when present (then fp16 autocast), else CPU
     arch: str = "small-cnn"
     gan_arch: str = "dcgan"
     target_ratio: float = 0.5
@@ -65,12 +70,48 @@ class Budget:
     syn_smoothing: float = 0.0      # label smoothing of synthetic rows (1.0: uniform labels, LSRO)
     clf_ema_decay: float = 0.0
     clf_select_on: str = "auroc"
+    quality: bool = False           # per seed: generator quality per class + real/synthetic grids (study.quality)
+    quality_n: int = 128            # generated images per class for it
+    bootstrap: int = 1000           # patient-level bootstrap replicates of the test scores (0: none)
 
 
 BUDGETS = {
-    "small": Budget(clf_epochs=8, patience=4, gan_steps=120, gan_ch=16),
+    "small": Budget(),
     "full": Budget(clf_epochs=40, patience=8, gan_steps=1200, gan_ch=16, ema_decay=0.995, gan_filter=4),
+    # a GPU (fp16 autocast comes with CUDA): wider nets, larger batches, more GAN updates, generator quality
+    "gpu": Budget(clf_epochs=30, patience=8, gan_steps=3000, gan_ch=64, batch_size=128, ema_decay=0.999,
+                  gan_filter=4, quality=True, gan_lecam_weight=0.1),
 }
+
+
+def budget_from(name: str | Budget, overrides: dict | None = None) -> Budget:
+    """A budget by name (or as given), with ``overrides`` (e.g. a TOML table) applied on top."""
+    from manifests.registry import lookup
+
+    b = name if isinstance(name, Budget) else lookup(BUDGETS, name, "budget")
+    if not overrides:
+        return b
+    fields = {f.name for f in dataclasses.fields(Budget)}
+    bad = [k for k in overrides if k.replace("-", "_") not in fields]
+    if bad:
+        from manifests.registry import did_you_mean
+
+        raise UsageError(f"unknown budget key '{bad[0]}'{did_you_mean(bad[0].replace('-', '_'), fields)}")
+    return dataclasses.replace(b, **{k.replace("-", "_"): v for k, v in overrides.items()})
+
+
+@dataclasses.dataclass(frozen=True)
+class Job:
+    """One training unit of the study: a generator and every arm on one manifest, one seed."""
+
+    manifest: Path          # the manifest this job trains and tests on (a fold's, a seed's subsample's, or the input)
+    out: Path
+    seed: int
+    budget: Budget
+    classes: tuple[str, ...]
+    steps: int              # steps per epoch (same for every arm: the real train rows / batch size)
+    quiet: bool = True
+    threads: int | None = None
 
 
 def choose_classes(manifest: str | Path, *, min_train: int = 5, folds: int = 0) -> tuple[list[str], dict]:
@@ -145,16 +186,14 @@ def gan_augmented_manifest(manifest: str | Path, checkpoint: str | Path, out: st
     ``filter_with``: a classifier checkpoint trained on the real rows; ``candidates`` x as many images
     are generated and the most class-like are kept (:func:`filter_synthetic`).
     """
-    from gan.checkpoint import load_generator
-    from gan.sample import balance_counts, counts_from_manifest, sample_to_manifest
+    from gan.sample import sample_balanced
     from manifests.io import merge, read_manifest, rebase_image_paths, resolve_manifest, write_json_atomic, write_manifest
 
     out = Path(out)
-    _, meta = load_generator(checkpoint)
-    need = balance_counts(counts_from_manifest(manifest, classes or meta["classes"]), target_ratio=target_ratio)
     syn_dir = out / "synthetic"
     factor = candidates if filter_with else 1
-    sample_to_manifest(checkpoint, syn_dir, n_per_class={c: n * factor for c, n in need.items()}, seed=seed)
+    _, need = sample_balanced(checkpoint, manifest, syn_dir, target_ratio=target_ratio, seed=seed, classes=classes,
+                              candidates=factor)
     real_path = resolve_manifest(manifest)
     real = rebase_image_paths(read_manifest(real_path), real_path.parent, out)
     syn = read_manifest(syn_dir)
@@ -168,34 +207,34 @@ def gan_augmented_manifest(manifest: str | Path, checkpoint: str | Path, out: st
     return write_manifest(merged, out / "manifest.parquet", meta={"augmented_with": str(checkpoint)})
 
 
-def _run_seed(manifest: Path, out: Path, seed: int, b: Budget, classes: list[str], steps: int, quiet: bool,
-              timings: dict, threads: int | None = None) -> dict[str, dict]:
+def _run_job(job: Job, timings: dict) -> dict[str, dict]:
     import json
 
     from classify.evaluate import evaluate_classifier
     from classify.train import ClassifyConfig, train_classifier
     from gan.train import GanConfig, train_gan
 
+    b, out, seed, classes, manifest = job.budget, job.out, job.seed, list(job.classes), job.manifest
     results: dict[str, dict] = {}
     gan_dir = out / "generator"
     t0 = time.perf_counter()
     if not (gan_dir / "stats.json").exists():
-        gcfg = GanConfig(arch=b.gan_arch, epochs=-(-b.gan_steps // steps), g_ch=b.gan_ch, d_ch=b.gan_ch, batch_size=b.batch_size,
-                         classes=tuple(classes), seed=seed, ema_decay=b.ema_decay,
+        gcfg = GanConfig(arch=b.gan_arch, size=b.size, epochs=-(-b.gan_steps // job.steps), g_ch=b.gan_ch, d_ch=b.gan_ch,
+                         batch_size=b.batch_size, classes=tuple(classes), seed=seed, ema_decay=b.ema_decay,
                          diffaug_strength=b.diffaug_strength, aux_weight=b.gan_aux_weight,
                          ms_weight=b.gan_ms_weight, lecam_weight=b.gan_lecam_weight, lr_g=b.gan_lr_g, lr_d=b.gan_lr_d,
-                         quiet=quiet, resume=True, threads=threads)
+                         quiet=job.quiet, resume=True, threads=job.threads, device=b.device)
         train_gan(gcfg, manifest, gan_dir)
     aug_manifest = out / "gan_aug" / "manifest.parquet"
     timings.setdefault("generator", []).append(time.perf_counter() - t0)
-    for arm in ARMS:     # the GAN arms come last: the filter uses the baseline arm's classifier
-        policy, gan_arm = _ARM_SETUP[arm]
-        if gan_arm and not aug_manifest.exists():
+    for name in ARMS:     # declaration order: the arms with synthetic rows after baseline, whose classifier filters
+        arm = arms_registry.get(name)
+        if arm.synthetic and not aug_manifest.exists():
             gan_augmented_manifest(manifest, gan_dir / "checkpoint.pt", out / "gan_aug", target_ratio=b.target_ratio,
                                    seed=seed, classes=classes,
-                                   filter_with=out / "baseline" / "best.pt" if b.gan_filter > 1 else None,
+                                   filter_with=out / arms_registry.reference().name / "best.pt" if b.gan_filter > 1 else None,
                                    candidates=max(1, b.gan_filter), min_prob=b.gan_filter_min_prob)
-        arm_dir = out / arm
+        arm_dir = out / name
         metrics_path = arm_dir / "eval" / "metrics.json"
         t0 = time.perf_counter()
         if not metrics_path.exists():
@@ -203,61 +242,25 @@ def _run_seed(manifest: Path, out: Path, seed: int, b: Budget, classes: list[str
                 import shutil
 
                 shutil.rmtree(arm_dir)   # an interrupted arm restarts from scratch (cheap, and exact)
-            cfg = ClassifyConfig(arch=b.arch, augment=policy,
+            cfg = ClassifyConfig(arch=b.arch, augment=arm.trainer_policy, size=b.size, device=b.device,
                                  epochs=b.clf_epochs, patience=b.patience, batch_size=b.batch_size,
-                                 classes=tuple(classes), steps_per_epoch=steps, seed=seed, quiet=quiet, threads=threads,
-                                 ema_decay=b.clf_ema_decay, select_on=b.clf_select_on,
-                                 synthetic_weight=b.syn_weight if gan_arm else 1.0,
-                                 synthetic_smoothing=b.syn_smoothing if gan_arm else 0.0,
+                                 classes=tuple(classes), steps_per_epoch=job.steps, seed=seed, quiet=job.quiet,
+                                 threads=job.threads, ema_decay=b.clf_ema_decay, select_on=b.clf_select_on,
+                                 synthetic_weight=b.syn_weight if arm.synthetic else 1.0,
+                                 synthetic_smoothing=b.syn_smoothing if arm.synthetic else 0.0,
                                  resume=(arm_dir / "stats.json").exists())
-            train_classifier(cfg, aug_manifest if gan_arm else manifest, arm_dir)
+            train_classifier(cfg, aug_manifest if arm.synthetic else manifest, arm_dir)
             evaluate_classifier(arm_dir, manifest, arm_dir / "eval")
-        timings.setdefault(arm, []).append(time.perf_counter() - t0)
-        results[arm] = json.loads(metrics_path.read_text())
+        timings.setdefault(name, []).append(time.perf_counter() - t0)
+        results[name] = json.loads(metrics_path.read_text())
+    if b.quality and not (gan_dir / "quality" / "quality.json").exists():
+        from study.quality import generator_quality
+
+        t0 = time.perf_counter()
+        generator_quality(gan_dir / "checkpoint.pt", manifest, gan_dir / "quality",
+                          classifier=out / arms_registry.reference().name / "best.pt", n_per_class=b.quality_n, seed=seed)
+        timings.setdefault("quality", []).append(time.perf_counter() - t0)
     return results
-
-
-def fold_manifests(manifest: Path, seed_dir: Path, *, folds: int, seed: int) -> list[Path]:
-    """``manifest`` re-split once per fold of a seeded K-fold partition (fold k: test k, val k+1, train
-    the rest), written as ``seed_dir/fold_<k>/manifest.parquet``; existing ones are kept (resume)."""
-    import numpy as np
-    import pyarrow as pa
-
-    from manifests.io import read_manifest, write_manifest
-    from manifests.ops.split import fold_codes
-
-    paths = [seed_dir / f"fold_{k}" / "manifest.parquet" for k in range(folds)]
-    if all(p.exists() for p in paths):
-        return paths
-    table = read_manifest(manifest)
-    f = fold_codes(table, folds, seed=seed)
-    col = table.schema.get_field_index("split")
-    for k, path in enumerate(paths):
-        if path.exists():
-            continue
-        split = np.where(f == k, "test", np.where(f == (k + 1) % folds, "val", "train"))
-        write_manifest(table.set_column(col, "split", pa.array(split.tolist(), pa.string())), path,
-                       images_from=manifest.parent,
-                       meta={"cross_validation": {"folds": folds, "fold": k, "seed": seed, "source": str(manifest)}})
-    return paths
-
-
-def pool_folds(seed_dir: Path, folds: int, classes: list[str]) -> dict[str, dict]:
-    """Per arm: metrics of the out-of-fold test scores of all ``folds`` folds pooled (each image once)."""
-    import numpy as np
-
-    from classify.metrics import compute
-
-    pooled = {}
-    for arm in ARMS:
-        parts = [np.load(seed_dir / f"fold_{k}" / arm / "eval" / "scores.npz") for k in range(folds)]
-        keys = np.concatenate([p["keys"] for p in parts])
-        assert len(set(keys.tolist())) == len(keys), "an image was tested in two folds"
-        m = compute(np.concatenate([p["scores"] for p in parts]), np.concatenate([p["targets"] for p in parts]),
-                    classes, multi_label=False)
-        m.update(split="out-of-fold test", folds=folds)
-        pooled[arm] = m
-    return pooled
 
 
 def _one_thread() -> None:
@@ -266,58 +269,83 @@ def _one_thread() -> None:
     torch.set_num_threads(1)
 
 
-def _seed_worker(args: tuple) -> tuple[dict, dict]:
-    manifest, out, seed, b, classes, steps, quiet, threads = args
+def _job_worker(job: Job) -> tuple[dict, dict]:
     timings: dict[str, list[float]] = {}
-    return _run_seed(manifest, out, seed, b, classes, steps, quiet, timings, threads), timings
+    return _run_job(job, timings), timings
+
+
+def _patients(manifest: Path) -> dict[str, str]:
+    from training.dataset_view import load_view
+
+    v = load_view(manifest)
+    return {k: str(p or k) for k, p in zip(v.keys, v.patients)}
+
+
+def _test_scores(out: Path, seeds: int, folds: int) -> dict[str, list[dict]]:
+    """{arm: [{"keys", "scores", "targets"} per seed]}: each seed's test scores (pooled over folds)."""
+    import numpy as np
+
+    per_arm: dict[str, list[dict]] = {}
+    for arm in ARMS:
+        for seed in range(seeds):
+            dirs = ([out / f"seed_{seed}" / f"fold_{k}" for k in range(folds)] if folds else [out / f"seed_{seed}"])
+            parts = [np.load(d / arm / "eval" / "scores.npz") for d in dirs]
+            per_arm.setdefault(arm, []).append({k: np.concatenate([p[k] for p in parts])
+                                                for k in ("keys", "scores", "targets")})
+    return per_arm
 
 
 def run_experiment(manifest: str | Path, out: str | Path, *, seeds: int = 3, budget: str | Budget = "small",
                    quiet: bool = True, min_train: int = 5, minority_fraction: float = 0.5,
-                   workers: int | None = None, folds: int = 0) -> dict:
+                   workers: int | None = None, folds: int = 0, imbalance: tuple[str, float] | None = None) -> dict:
     """Run the study and write its tables, plots and HTML summary; returns the summary dict.
 
     Minority classes: train count (all rows under cross-validation) below ``minority_fraction`` x the
     largest class's.
-    ``workers`` > 1 runs seeds in parallel processes (one CPU thread each: on a small CPU two
-    single-threaded seeds beat one two-threaded seed); default ``min(seeds, cpu_count)``. With
-    workers > 1 the caller's main module must be import-safe (``if __name__ == "__main__":``).
+    ``workers`` > 1 runs jobs in parallel processes (one CPU thread each: on a small CPU two
+    single-threaded seeds beat one two-threaded seed; on a GPU they share the device); default
+    ``min(jobs, cpu_count)``. With workers > 1 the caller's main module must be import-safe
+    (``if __name__ == "__main__":``).
     ``budget``: a name in :data:`BUDGETS` or a :class:`Budget`. ``folds`` >= 2: K-fold cross-validation
     (see the module docstring) instead of the manifest's split; jobs are (seed, fold) pairs.
+    ``imbalance`` = (class, ratio): each seed keeps only ``ratio`` of the class's train rows
+    (:func:`imbalanced_manifests`); that class is the minority.
     """
     from study.report import aggregate, write_report
     from training.dataset_view import load_view
     from manifests.io import resolve_manifest, write_json_atomic
-    from manifests.registry import lookup
 
-    b = budget if isinstance(budget, Budget) else lookup(BUDGETS, budget, "budget")
+    b = budget_from(budget)
     if seeds < 1:
         raise UsageError("--seeds must be >= 1")
     if folds == 1 or folds < 0:
         raise UsageError(f"--folds {folds}: use 0 (the manifest's split) or K >= 2")
+    if folds and imbalance:
+        raise UsageError("--imbalance works on the manifest's split, not with --folds")
     manifest = resolve_manifest(manifest)
     out = Path(out)
-    classes, counts_table = choose_classes(manifest, min_train=min_train, folds=folds)
-    # minority: by train count (by total count under cross-validation, where every row trains somewhere)
-    train_counts = {c: counts_table[c]["all" if folds else "train"] for c in classes}
-    top = max(train_counts.values())
-    minority = [c for c in classes if train_counts[c] < minority_fraction * top]
     started = time.perf_counter()
-    if folds:
+    if imbalance:
+        seed_manifests = imbalanced_manifests(manifest, out, seeds=seeds, cls=imbalance[0], ratio=imbalance[1])
+        parts = [(m, m.parent, seed) for seed, m in enumerate(seed_manifests)]
+    elif folds:
         parts = [(m, m.parent, seed) for seed in range(seeds)
                  for m in fold_manifests(manifest, out / f"seed_{seed}", folds=folds, seed=seed)]
     else:
         parts = [(manifest, out / f"seed_{seed}", seed) for seed in range(seeds)]
+    classes, counts_table = choose_classes(parts[0][0], min_train=min_train, folds=folds)
+    # minority: by train count (by total count under cross-validation, where every row trains somewhere)
+    train_counts = {c: counts_table[c]["all" if folds else "train"] for c in classes}
+    top = max(train_counts.values())
+    minority = ([imbalance[0]] if imbalance else [c for c in classes if train_counts[c] < minority_fraction * top])
     if workers is None:
         import os
 
         workers = min(len(parts), os.cpu_count() or 1)
     timings: dict[str, list[float]] = {}
     threads = 1 if workers > 1 and len(parts) > 1 else None
-    jobs = []
-    for m, d, seed in parts:
-        steps = max(1, len(load_view(m, classes=classes).split("train")) // b.batch_size)
-        jobs.append((m, d, seed, b, classes, steps, quiet, threads))
+    jobs = [Job(m, d, seed, b, tuple(classes), max(1, len(load_view(m, classes=classes).split("train")) // b.batch_size),
+                quiet, threads) for m, d, seed in parts]
     if workers > 1 and len(parts) > 1:
         import multiprocessing
         import os
@@ -326,9 +354,9 @@ def run_experiment(manifest: str | Path, out: str | Path, *, seeds: int = 3, bud
         os.environ.setdefault("OMP_NUM_THREADS", "1")
         with ProcessPoolExecutor(min(workers, len(parts)), mp_context=multiprocessing.get_context("spawn"),
                                  initializer=_one_thread) as pool:
-            done = list(pool.map(_seed_worker, jobs))
+            done = list(pool.map(_job_worker, jobs))
     else:
-        done = [_seed_worker(j) for j in jobs]
+        done = [_job_worker(j) for j in jobs]
     if folds:
         per_seed = [pool_folds(out / f"seed_{seed}", folds, classes) for seed in range(seeds)]
     else:
@@ -337,14 +365,33 @@ def run_experiment(manifest: str | Path, out: str | Path, *, seeds: int = 3, bud
         for k, v in t.items():
             timings.setdefault(k, []).extend(v)
     agg = aggregate(per_seed, classes=classes, minority=minority, arms=ARMS)
+    if b.bootstrap:
+        from study.bootstrap import bootstrap
+
+        t0 = time.perf_counter()
+        ref = arms_registry.reference().name
+        pairs = [(a, ref) for a in ARMS if a != ref] + [(a, c.other) for a in ARMS
+                                                        for c in arms_registry.get(a).compare_with]
+        agg["bootstrap"] = bootstrap(_test_scores(out, seeds, folds), _patients(manifest), classes, minority,
+                                     comparisons=pairs, n_boot=b.bootstrap, seed=0)
+        timings["bootstrap"] = [time.perf_counter() - t0]
+    quality = {}
+    if b.quality:
+        import json
+
+        for seed in range(seeds):
+            q = (parts[seed * (folds or 1)][1] / "generator" / "quality" / "quality.json")
+            if q.exists():
+                quality[seed] = {**json.loads(q.read_text()), "grids_dir": str(q.parent / "grids")}
     info = {"manifest": str(manifest), "budget": budget if isinstance(budget, str) else "custom", "workers": workers,
             "budget_settings": dataclasses.asdict(b), "seeds": seeds, "folds": folds or None,
+            "imbalance": {"class": imbalance[0], "ratio": imbalance[1]} if imbalance else None,
             "evaluation": (f"{folds}-fold patient-grouped cross-validation, out-of-fold test scores pooled per seed; "
                            "seeds repeat it with new folds" if folds else "the manifest's test split"),
             "classes": classes, "minority_classes": minority, "split_counts": {c: counts_table[c] for c in classes},
             "excluded_classes": {c: v for c, v in counts_table.items() if c not in classes and sum(v.values())},
-            "steps_per_epoch": jobs[0][5], "wall_seconds": round(time.perf_counter() - started, 1),
+            "steps_per_epoch": jobs[0].steps, "wall_seconds": round(time.perf_counter() - started, 1),
             "seconds_per_part": {k: round(sum(v), 1) for k, v in timings.items()}}
-    summary = write_report(agg, info, out)
+    summary = write_report(agg, info, out, quality=quality)
     write_json_atomic(out / "stats.json", summary)
     return summary

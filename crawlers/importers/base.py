@@ -3,7 +3,9 @@
 An importer module defines ``SOURCE`` (the raw store name), ``check(root) -> plan`` (reads only
 headers and file names; raises :class:`UsageError` for a missing required file or column, before
 any work) and ``iter_items(plan) -> Iterator[RawItem]`` (one item per image; per-row problems are
-items with ``status="error"``). :func:`run_import` drives them.
+items with ``status="error"``). :func:`run_import` drives them. A module that declares
+``WRITES_FILES = True`` (its images are arrays, not files) gets ``plan.files_dir``, the raw store's
+files folder, to write them into.
 """
 
 from __future__ import annotations
@@ -122,6 +124,8 @@ def run_import(module, root: str | os.PathLike, out_dir: str | os.PathLike, *,
         raise UsageError(f"dataset root '{root}' is not a directory")
     plan = module.check(root)
     store = RawStore(out_dir, module.SOURCE)
+    if getattr(module, "WRITES_FILES", False):    # an importer of arrays (MedMNIST .npz) writes image files
+        plan.files_dir = store.files_dir
     done = store.done_ids()
     seen: set[str] = set()
     counts: Counter = Counter()

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from classify.data import AUGMENTATIONS, ManifestDataset
+from classify.data import ManifestDataset
+from classify.policies import POLICIES
 from classify.metrics import compute
 from classify.models import BACKBONES, build, load_pretrained
 from training.dataset_view import load_view
@@ -48,7 +49,7 @@ def test_dataset_reads_and_caches(toy):
     xs, ys = ds.tensors()
     assert xs.shape == (len(view), 1, 64, 64) and torch.equal(ys, torch.as_tensor(view.targets))
     torch.manual_seed(0)
-    aug = AUGMENTATIONS["classic"](xs[:4])
+    aug = POLICIES["classic"].apply(xs[:4])
     assert aug.shape == (4, 1, 64, 64) and not torch.equal(aug, xs[:4])
 
 
@@ -64,3 +65,19 @@ def test_metrics_known_values():
     # a class absent from the set has an undefined AUROC, left out of the macro average
     m = compute(scores[:2], targets[:2], ["a", "b"], multi_label=False)
     assert m["per_class"]["a"]["auroc"] is None and m["macro"]["auroc"] is None
+
+
+def test_policies_declared_once_and_parsed_with_did_you_mean():
+    from classify import policies
+    from manifests.errors import UsageError
+
+    assert list(policies.POLICIES) == ["none", "classic", "oversample", "gan"]
+    assert policies.parse("gan:/x/checkpoint.pt") == (policies.POLICIES["gan"], "/x/checkpoint.pt")
+    assert policies.parse("classic") == (policies.POLICIES["classic"], None)
+    for bad, msg in (("clasic", "did you mean 'classic'"), ("gan", "gan:CHECKPOINT"), ("classic:x", "takes no argument")):
+        with pytest.raises(UsageError, match=msg):
+            policies.parse(bad)
+    with pytest.raises(UsageError, match="gan:CHECKPOINT"):
+        policies.trainer_policy("gan")
+    with pytest.raises(ValueError, match="declared twice"):
+        policies.policy(policies.Policy("none", "again"))
