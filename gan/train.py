@@ -71,9 +71,12 @@ class GanConfig:
     quiet: bool = False
     device: str | None = None
     threads: int | None = None
+    checkpoint_every: int = 1       # epochs between checkpoints + sample grids (the last epoch always)
 
     def __post_init__(self):
         lookup(ARCHITECTURES, self.arch, "GAN architecture")
+        if self.checkpoint_every < 1:
+            raise UsageError(f"checkpoint_every {self.checkpoint_every} must be >= 1")
         parse_policy(self.diffaug)
         if self.size not in (32, 64, 128):
             raise UsageError(f"--size {self.size} must be 32, 64 or 128")
@@ -293,6 +296,7 @@ def train_gan(cfg: GanConfig, manifest: str | Path, out: str | Path) -> dict:
         if d.is_main:
             with open(log_path, "a", encoding="utf-8") as fh:
                 fh.write("\n".join(lines) + "\n")
+        if d.is_main and ((epoch + 1) % cfg.checkpoint_every == 0 or epoch + 1 == cfg.epochs):
             shown = copy.deepcopy(g_ema)
             recalibrate_bn(shown, n_classes, seed=cfg.seed)
             sample_grid(shown, n_classes, out / "samples" / f"epoch_{epoch + 1:04d}.png", seed=cfg.seed)

@@ -223,7 +223,8 @@ def _run_job(job: Job, timings: dict) -> dict[str, dict]:
                          batch_size=b.batch_size, classes=tuple(classes), seed=seed, ema_decay=b.ema_decay,
                          diffaug_strength=b.diffaug_strength, aux_weight=b.gan_aux_weight,
                          ms_weight=b.gan_ms_weight, lecam_weight=b.gan_lecam_weight, lr_g=b.gan_lr_g, lr_d=b.gan_lr_d,
-                         quiet=job.quiet, resume=True, threads=job.threads, device=b.device)
+                         quiet=job.quiet, resume=True, threads=job.threads, device=b.device,
+                         checkpoint_every=max(1, 200 // job.steps))    # about every 200 updates
         train_gan(gcfg, manifest, gan_dir)
     aug_manifest = out / "gan_aug" / "manifest.parquet"
     timings.setdefault("generator", []).append(time.perf_counter() - t0)
