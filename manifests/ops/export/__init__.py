@@ -1,0 +1,122 @@
+"""Manifest exports: one module per format, each declaring one :class:`Exporter` subclass.
+
+A format is declared once, where it is written: a module in this package with a subclass of
+:class:`Exporter` whose ``name`` is the ``--format`` value. :func:`formats` imports the package's
+modules (those not starting with ``_``) and returns the registry; :func:`export` looks a name up
+through :func:`manifests.registry.lookup` (an unknown name is a usage error with a "did you mean").
+So a new format is one new module, and the CLI help and the README list come from the registry.
+
+Format modules import only the standard library at import time (pyarrow, Pillow inside
+``write``), so ``medharvest --help`` can list the formats instantly. The libraries users open the
+exports with (``datasets``, ``webdataset``, ``monai``, ``mlcroissant``, ``pycocotools``) are never
+needed to write them; the tests read every export back with them.
+
+**Reads** a manifest table whose ``image_path`` values are relative to ``ExportContext.images_root``.
+**Writes** (atomically, file by file) the format's file or directory and returns a summary dict:
+``rows`` written, ``skipped`` (per reason: image formats skip rows without a readable image or with
+a status other than ``ok``), ``format`` and ``out``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import pkgutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+from manifests.errors import UsageError
+from manifests.registry import lookup
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+#: ``--format`` name -> exporter class; filled by :meth:`Exporter.__init_subclass__`.
+FORMATS: dict[str, type[Exporter]] = {}
+
+
+@dataclass(frozen=True)
+class ExportContext:
+    """What an exporter needs besides the rows."""
+
+    images_root: Path                      #: directory the table's ``image_path`` values are relative to
+    name: str = "medharvest-manifest"      #: dataset name (cards, Croissant, COCO info)
+    meta: dict = field(default_factory=dict)   #: the manifest's ``medharvest`` metadata (split seed, ...)
+    shard_size: int = 1000                 #: rows per shard (hf Parquet files, webdataset tars)
+
+    def __post_init__(self):
+        if self.shard_size < 1:
+            raise UsageError(f"shard size {self.shard_size} must be at least 1")
+
+
+class Exporter:
+    """One export format. Subclasses set the class attributes and implement :meth:`write`."""
+
+    #: the ``--format`` value
+    name: ClassVar[str]
+    #: one line for ``--help`` and the README export section
+    summary: ClassVar[str]
+    #: what opens the output (shown in the README)
+    opens_with: ClassVar[str]
+    #: file suffixes that select this format when ``--format`` is omitted (file outputs only)
+    suffixes: ClassVar[tuple[str, ...]] = ()
+    #: True: ``--out`` is a directory the format fills; False: ``--out`` is one file
+    directory: ClassVar[bool] = True
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        name = cls.__dict__.get("name")
+        if name is None:
+            return
+        if name in FORMATS and FORMATS[name] is not cls:
+            raise TypeError(f"export format '{name}' declared twice: {FORMATS[name].__module__} and {cls.__module__}")
+        FORMATS[name] = cls
+
+    def write(self, table: pa.Table, out: Path, ctx: ExportContext) -> dict:
+        """Write ``table`` to ``out`` (a file or a directory, see :attr:`directory`); return a summary."""
+        raise NotImplementedError
+
+
+_LOADED = False
+
+
+def formats() -> dict[str, type[Exporter]]:
+    """The registry, after importing every format module of this package once."""
+    global _LOADED
+    if not _LOADED:
+        for info in pkgutil.iter_modules(__path__):
+            if not info.name.startswith("_"):
+                importlib.import_module(f"{__name__}.{info.name}")
+        _LOADED = True
+    return FORMATS
+
+
+def format_for(out: str | os.PathLike, fmt: str | None = None) -> type[Exporter]:
+    """The exporter for ``fmt``, or for ``out``'s suffix when ``fmt`` is None (usage error if neither)."""
+    registry = formats()
+    if fmt:
+        return lookup(registry, fmt, "export format")
+    suffix = Path(out).suffix.lower()
+    by_suffix = {s: cls for cls in registry.values() for s in cls.suffixes}
+    if suffix in by_suffix:
+        return by_suffix[suffix]
+    if not suffix:
+        raise UsageError(f"--out '{out}' has no suffix; give --format ({', '.join(sorted(registry))})")
+    return lookup(registry, suffix.lstrip("."), "export format")
+
+
+def export(table: pa.Table, out: str | os.PathLike, fmt: str | None = None, *,
+           ctx: ExportContext | None = None) -> dict:
+    """Export ``table`` as ``fmt`` (or by ``out``'s suffix) to ``out``; returns the format's summary.
+
+    ``ctx.images_root`` defaults to the current directory (``image_path`` relative to it).
+    """
+    cls = format_for(out, fmt)
+    out = Path(out)
+    if ctx is None:
+        ctx = ExportContext(images_root=Path.cwd())
+    if cls.directory and out.exists() and not out.is_dir():
+        raise UsageError(f"--out '{out}' is a file; the {cls.name} export writes a directory")
+    summary = cls().write(table, out, ctx)
+    return {"format": cls.name, "out": str(out), **summary}
