@@ -311,5 +311,10 @@ def phi_statement(phi: dict) -> str:
         red = kinds.get("redacted", 0)
         total = sum(v for k, v in kinds.items() if k != "redacted")
         detail = ", ".join(f"{k} {v}" for k, v in sorted(kinds.items()) if k != "redacted")
-        parts.append(f"{where}: {total} detections ({detail}), {red} redacted")
+        parts.append(f"{where}: {plural(total, 'detection')} ({detail}), {red} redacted")
     return base + " Detections in the exported rows: " + "; ".join(parts) + "."
+
+
+def plural(n: int, word: str) -> str:
+    """``1 row``, ``2 rows``."""
+    return f"{n} {word}" + ("" if n == 1 else "s")

@@ -74,8 +74,9 @@ def write_card(path: Path, kept: list[tuple[str, object]], ctx) -> None:
     body += ["", "## Personal and sensitive information", "", phi_statement(d["phi"])]
     body += ["", "## Synthetic records", ""]
     if d["synthetic"]:
-        body.append(f"{d['synthetic']} rows are generated images (`synthetic` = true), made by: "
-                    + ", ".join(f"`{g}`" for g in d["generators"]) + ". Filter them out for evaluation.")
+        body.append(f"{d['synthetic']} of {d['rows']} rows are generated images (`synthetic` = true), made by: "
+                    + ", ".join(f"`{g}`" for g in d["generators"]) + ". Leave them out of evaluation "
+                    "(`ds.filter(lambda r: not r['synthetic'])`).")
     else:
         body.append("None: every image is a real acquisition (`synthetic` is false on every row).")
     write_text_atomic(path, header + "\n" + "\n".join(body) + "\n")

@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from manifests.ops.export import ExportContext, Exporter
-from manifests.ops.export._common import ImageSource, describe, findings_in, phi_statement, split_groups
+from manifests.ops.export._common import ImageSource, describe, findings_in, phi_statement, plural, split_groups
 
 RECORDS = "records.parquet"
 CONTEXT = {
@@ -100,7 +100,7 @@ def _records_table(rows: list[dict], findings: list[str]):
 
 def _rai(d: dict) -> dict:
     """The Croissant RAI properties, from :func:`_common.describe`."""
-    lic = "; ".join(f"{n}: {v['rows']} rows" + (f" ({v['url']})" if v["url"] else "") for n, v in d["licences"].items())
+    lic = "; ".join(f"{n}: {plural(v['rows'], 'row')}" + (f" ({v['url']})" if v["url"] else "") for n, v in d["licences"].items())
     sources = ", ".join(f"{k} ({v})" for k, v in d["sources"].items())
     span = ""
     if d["retrieved"]:
