@@ -321,3 +321,57 @@ def test_unsplit_manifest_goes_to_train_partly_split_to_unassigned(tmp_path):
         r["split"] = s
     groups = [(s, t.num_rows) for s, t in split_groups(from_records(recs), HF_SPLITS)]
     assert groups == [("train", 2), ("validation", 1), ("test", 1), ("unassigned", 2)]
+
+
+# --- the CLI --------------------------------------------------------------------------------
+
+def _run(argv, capsys):
+    from medharvest.cli import main
+
+    try:
+        rc = main(argv)
+    except SystemExit as exc:
+        rc = exc.code
+    out = capsys.readouterr()
+    return rc, out.out, out.err
+
+
+def test_cli_exports_a_filtered_manifest(rich, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    where = "split == 'train' and not synthetic"
+    rc, out, err = _run(["manifest", "export", str(rich), "--format", "hf", "--out", str(tmp_path / "hf"),
+                         "--where", where, "-q"], capsys)
+    assert rc == 0, err
+    summary = json.loads(out.strip().splitlines()[-1])
+    want = {k for k, v in expected(rich).items() if v["row"]["split"] == "train" and not v["row"]["synthetic"]}
+    assert summary["rows_selected"] == len(want) + 1 and summary["rows"] == len(want)   # + the error row
+    assert summary["skipped"] == {"status_error": 1}
+    got = read_hf(tmp_path / "hf", rich, tmp_path)
+    assert set(got) == want and {v["split"] for v in got.values()} == {"train"}
+    rc, out, _ = _run(["manifest", "export", str(rich), "--format", "webdataset", "--out", str(tmp_path / "w"),
+                       "--filter", "label('Effusion') == 'uncertain'", "-q"], capsys)
+    assert rc == 0 and set(read_webdataset(tmp_path / "w", rich, tmp_path)) == {"sample:7"}
+
+
+def test_cli_usage_errors_exit_2_before_any_work(rich, tmp_path, capsys):
+    (tmp_path / "afile").write_text("x")
+    cases = [
+        (["--format", "webdatset", "--out", str(tmp_path / "o")], "did you mean 'webdataset'"),
+        (["--format", "hf", "--out", str(tmp_path / "afile")], "writes a directory"),
+        (["--format", "hf", "--out", str(tmp_path / "o"), "--shard-size", "0"], "at least 1"),
+        (["--out", str(tmp_path / "o")], "no suffix; give --format"),
+        (["--out", str(tmp_path / "o.json")], "did you mean 'jsonl'"),
+        (["--format", "coco", "--out", str(tmp_path / "o"), "--where", "splt == 'train'"], "did you mean 'split'"),
+    ]
+    for extra, message in cases:
+        rc, _, err = _run(["manifest", "export", str(rich), *extra], capsys)
+        assert rc == 2 and message in err, (extra, err)
+    assert not (tmp_path / "o").exists()
+
+
+def test_cli_help_lists_the_registered_formats(capsys):
+    rc, out, _ = _run(["manifest", "export", "--help"], capsys)
+    assert rc == 0
+    for name, cls in formats().items():
+        assert name in out and cls.summary[:30] in out.replace("\n", " ").replace("  ", " ")

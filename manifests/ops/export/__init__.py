@@ -93,7 +93,18 @@ def formats() -> dict[str, type[Exporter]]:
 
 
 def format_for(out: str | os.PathLike, fmt: str | None = None) -> type[Exporter]:
-    """The exporter for ``fmt``, or for ``out``'s suffix when ``fmt`` is None (usage error if neither)."""
+    """The exporter for ``fmt``, or for ``out``'s suffix when ``fmt`` is None.
+
+    Usage errors (before any work): unknown format ("did you mean"), no suffix and no format, or a
+    directory format whose ``out`` is an existing file.
+    """
+    cls = _pick(out, fmt)
+    if cls.directory and Path(out).exists() and not Path(out).is_dir():
+        raise UsageError(f"--out '{out}' is a file; the {cls.name} export writes a directory")
+    return cls
+
+
+def _pick(out: str | os.PathLike, fmt: str | None) -> type[Exporter]:
     registry = formats()
     if fmt:
         return lookup(registry, fmt, "export format")
@@ -116,7 +127,5 @@ def export(table: pa.Table, out: str | os.PathLike, fmt: str | None = None, *,
     out = Path(out)
     if ctx is None:
         ctx = ExportContext(images_root=Path.cwd())
-    if cls.directory and out.exists() and not out.is_dir():
-        raise UsageError(f"--out '{out}' is a file; the {cls.name} export writes a directory")
     summary = cls().write(table, out, ctx)
     return {"format": cls.name, "out": str(out), **summary}
