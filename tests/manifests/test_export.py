@@ -375,3 +375,10 @@ def test_cli_help_lists_the_registered_formats(capsys):
     assert rc == 0
     for name, cls in formats().items():
         assert name in out and cls.summary[:30] in out.replace("\n", " ").replace("  ", " ")
+
+
+def test_readme_export_table_is_the_registry():
+    from manifests.ops.export import markdown_table
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert markdown_table() in readme, "README export table out of date: paste manifests.ops.export.markdown_table()"

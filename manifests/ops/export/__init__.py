@@ -129,3 +129,12 @@ def export(table: pa.Table, out: str | os.PathLike, fmt: str | None = None, *,
         ctx = ExportContext(images_root=Path.cwd())
     summary = cls().write(table, out, ctx)
     return {"format": cls.name, "out": str(out), **summary}
+
+
+def markdown_table() -> str:
+    """The README's export table, from the registry (a test keeps the README equal to it)."""
+    lines = ["| `--format` | `--out` | what it writes | opens with |", "| --- | --- | --- | --- |"]
+    for name in sorted(formats()):
+        cls = FORMATS[name]
+        lines.append(f"| `{name}` | {'directory' if cls.directory else 'file'} | {cls.summary} | `{cls.opens_with}` |")
+    return "\n".join(lines) + "\n"
