@@ -318,3 +318,66 @@ def phi_statement(phi: dict) -> str:
 def plural(n: int, word: str) -> str:
     """``1 row``, ``2 rows``."""
     return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+#: rows per Parquet row group for image rows (large rows; small groups keep readers' memory low)
+ROW_GROUP = 64
+
+
+class ParquetShards:
+    """Parquet files of at most ``size`` rows (``None``: one file), named ``name(i)``, each atomic.
+
+    Rows are buffered one row group at a time, so memory holds ``ROW_GROUP`` images, not a shard.
+    Used as a context manager: on an exception the file being written is removed, never left half.
+    """
+
+    def __init__(self, directory: Path, schema, size: int | None, name):
+        self.dir, self.schema, self.size, self.name = Path(directory), schema, size, name
+        self.names: list[str] = []
+        self._rows: list[dict] = []
+        self._writer = self._ctx = None
+        self._n = 0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if exc[0] is None:
+            self.close()
+        elif self._ctx is not None:
+            self._writer.close()
+            self._ctx.__exit__(*exc)          # atomic_path removes its temp file
+            self._writer = self._ctx = None
+        return False
+
+    def add(self, row: dict) -> None:
+        self._rows.append(row)
+        self._n += 1
+        if len(self._rows) == ROW_GROUP or self._n == self.size:
+            self._flush()
+        if self._n == self.size:
+            self.close()
+
+    def _flush(self) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        from manifests.io import atomic_path
+
+        if not self._rows:
+            return
+        if self._writer is None:
+            self._ctx = atomic_path(self.dir / self.name(len(self.names)), ".parquet")
+            self._writer = pq.ParquetWriter(self._ctx.__enter__(), self.schema, compression="zstd")
+        self._writer.write_table(pa.Table.from_pylist(self._rows, schema=self.schema), row_group_size=ROW_GROUP)
+        self._rows = []
+
+    def close(self) -> None:
+        self._flush()
+        if self._writer is None:
+            return
+        self._writer.close()
+        self._ctx.__exit__(None, None, None)
+        self.names.append(self.name(len(self.names)))
+        self._writer = self._ctx = None
+        self._n = 0

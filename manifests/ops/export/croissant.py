@@ -24,7 +24,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from manifests.ops.export import ExportContext, Exporter
-from manifests.ops.export._common import ImageSource, describe, findings_in, phi_statement, plural, split_groups
+from manifests.ops.export._common import (ROW_GROUP, ImageSource, ParquetShards, describe, findings_in, phi_statement,
+                                          plural)
 
 RECORDS = "records.parquet"
 CONTEXT = {
@@ -80,27 +81,31 @@ def _field(name: str, data_type: str, description: str, column: str | None = Non
             "dataType": data_type, "source": {"fileObject": {"@id": RECORDS}, "extract": {"column": column or name}}}
 
 
-def _records_table(rows: list[dict], findings: list[str]):
+def _records_schema(findings: list[str]):
     import pyarrow as pa
 
-    from manifests.schema import SCHEMA, primary_labels
+    from manifests.schema import SCHEMA
 
     fields = [pa.field("image", pa.binary())] + [SCHEMA.field(c) for c, _, _ in COLUMNS]
     fields += [pa.field(c, pa.string()) for c, _ in JSON_COLUMNS]
     fields += [pa.field(finding_column(f), pa.string()) for f in findings]
-    out = []
-    for r in rows:
-        states = primary_labels(r["labels"])
-        rec = {"image": r["_bytes"], **{c: r[c] for c, _, _ in COLUMNS}}
-        rec.update({c: json.dumps(r[c] or [], ensure_ascii=False) for c, _ in JSON_COLUMNS})
-        rec.update({finding_column(f): states.get(f, "not_mentioned") for f in findings})
-        out.append(rec)
-    return pa.Table.from_pylist(out, schema=pa.schema(fields))
+    return pa.schema(fields)
+
+
+def _record(row: dict, data: bytes, findings: list[str]) -> dict:
+    from manifests.schema import primary_labels
+
+    states = primary_labels(row["labels"])
+    rec = {"image": data, **{c: row[c] for c, _, _ in COLUMNS}}
+    rec.update({c: json.dumps(row[c] or [], ensure_ascii=False) for c, _ in JSON_COLUMNS})
+    rec.update({finding_column(f): states.get(f, "not_mentioned") for f in findings})
+    return rec
 
 
 def _rai(d: dict) -> dict:
     """The Croissant RAI properties, from :func:`_common.describe`."""
-    lic = "; ".join(f"{n}: {plural(v['rows'], 'row')}" + (f" ({v['url']})" if v["url"] else "") for n, v in d["licences"].items())
+    lic = "; ".join(f"{n}: {plural(v['rows'], 'row')}" + (f" ({v['url']})" if v["url"] else "")
+                    for n, v in d["licences"].items())
     sources = ", ".join(f"{k} ({v})" for k, v in d["sources"].items())
     span = ""
     if d["retrieved"]:
@@ -163,26 +168,26 @@ class CroissantExport(Exporter):
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        from manifests.io import atomic_path, write_json_atomic
+        from manifests.io import write_json_atomic
 
         out.mkdir(parents=True, exist_ok=True)
         images = ImageSource(ctx.images_root)
-        rows, kept = [], []
-        for _, part in split_groups(table, {"train": "train", "val": "val", "test": "test"}):
-            mask = []
-            for row in part.to_pylist():
-                data, _ = images.read(row)
-                mask.append(data is not None)
-                if data is not None:
-                    rows.append({**row, "_bytes": data})
-            kept.append(part.filter(pa.array(mask, pa.bool_())))
-        from manifests.schema import SCHEMA
+        findings = findings_in(table)
+        mask = []
+        with ParquetShards(out, _records_schema(findings), None, lambda i: RECORDS) as records:
+            for batch in table.to_batches(max_chunksize=ROW_GROUP):
+                for row in batch.to_pylist():
+                    data, _ = images.read(row)
+                    mask.append(data is not None)
+                    if data is not None:
+                        records.add(_record(row, data, findings))
+        exported = table.filter(pa.array(mask, pa.bool_()))
+        if not exported.num_rows:
+            from manifests.io import atomic_path
 
-        exported = pa.concat_tables(kept) if kept else SCHEMA.empty_table()
-        findings = findings_in(exported)
-        with atomic_path(out / RECORDS, ".parquet") as tmp:
-            pq.write_table(_records_table(rows, findings), tmp, compression="zstd", row_group_size=64)
-        sha = hashlib.sha256((out / RECORDS).read_bytes()).hexdigest()
+            with atomic_path(out / RECORDS, ".parquet") as tmp:   # an empty, still loadable record set
+                pq.write_table(_records_schema(findings).empty_table(), tmp)
+        sha = _sha256(out / RECORDS)
         d = describe(exported)
         fields = [{"@type": "cr:Field", "@id": "records/image", "name": "image", "dataType": "sc:ImageObject",
                    "description": "the normalised image (PNG bytes)",
@@ -197,7 +202,7 @@ class CroissantExport(Exporter):
             "@type": "sc:Dataset",
             "conformsTo": "http://mlcommons.org/croissant/1.0",
             "name": ctx.name,
-            "description": f"Image–text records exported by medharvest from a curated manifest: {len(rows)} images, "
+            "description": f"Image–text records exported by medharvest from a curated manifest: {exported.num_rows} images, "
                            f"{len(findings)} findings with four-state labels, patient-grouped splits.",
             "version": "1.0.0",
             "datePublished": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
@@ -216,5 +221,13 @@ class CroissantExport(Exporter):
                            "field": fields}],
         }
         write_json_atomic(out / "croissant.json", doc)
-        return {"rows": len(rows), "skipped": dict(images.skipped), "findings": len(findings),
+        return {"rows": exported.num_rows, "skipped": dict(images.skipped), "findings": len(findings),
                 "synthetic": d["synthetic"]}
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()

@@ -21,12 +21,10 @@ import json
 from pathlib import Path
 
 from manifests.ops.export import ExportContext, Exporter
-from manifests.ops.export._common import HF_SPLITS, ImageSource, remove_stale, split_groups
+from manifests.ops.export._common import HF_SPLITS, ROW_GROUP, ImageSource, ParquetShards, remove_stale, split_groups
 
 #: record columns not copied (the image is embedded; exported rows are all status ok)
 DROP = ("image_path", "status", "error")
-#: rows per Parquet row group (image rows are large; small groups keep readers' memory low)
-ROW_GROUP = 64
 
 
 def _feature(t) -> object:
@@ -55,49 +53,6 @@ def hf_schema(columns):
     return pa.schema(fields, metadata=meta)
 
 
-class _ShardWriter:
-    """``data/<split>-NNNNN.parquet`` files of at most ``size`` rows, each written atomically."""
-
-    def __init__(self, data_dir: Path, split: str, schema, size: int):
-        self.dir, self.split, self.schema, self.size = data_dir, split, schema, size
-        self.names: list[str] = []
-        self._rows: list[dict] = []
-        self._writer = self._ctx = None
-        self._n = 0
-
-    def add(self, row: dict) -> None:
-        self._rows.append(row)
-        self._n += 1
-        if len(self._rows) == ROW_GROUP or self._n == self.size:
-            self._flush()
-        if self._n == self.size:
-            self.close()
-
-    def _flush(self) -> None:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        from manifests.io import atomic_path
-
-        if not self._rows:
-            return
-        if self._writer is None:
-            self._ctx = atomic_path(self.dir / f"{self.split}-{len(self.names):05d}.parquet")
-            self._writer = pq.ParquetWriter(self._ctx.__enter__(), self.schema, compression="zstd")
-        self._writer.write_table(pa.Table.from_pylist(self._rows, schema=self.schema), row_group_size=ROW_GROUP)
-        self._rows = []
-
-    def close(self) -> None:
-        self._flush()
-        if self._writer is None:
-            return
-        self._writer.close()
-        self._ctx.__exit__(None, None, None)
-        self.names.append(f"{self.split}-{len(self.names):05d}.parquet")
-        self._writer = self._ctx = None
-        self._n = 0
-
-
 class HfExport(Exporter):
     name = "hf"
     summary = "Hugging Face dataset: Parquet with an Image feature per split + dataset card README.md"
@@ -115,19 +70,18 @@ class HfExport(Exporter):
         written: dict[str, list[str]] = {}
         kept = []
         for split, part in split_groups(table, HF_SPLITS):
-            shards = _ShardWriter(data_dir, split, schema, ctx.shard_size)
             mask = []
-            for batch in part.to_batches(max_chunksize=ROW_GROUP):
-                for row in batch.to_pylist():
-                    data, _ = images.read(row)
-                    mask.append(data is not None)
-                    if data is None:
-                        continue
-                    rec = {c: row[c] for c in columns}
-                    rec["image"] = {"bytes": data, "path": Path(row["image_path"]).name}
-                    rec["positives"] = [f for f, s in primary_labels(row["labels"]).items() if s == "positive"]
-                    shards.add(rec)
-            shards.close()
+            with ParquetShards(data_dir, schema, ctx.shard_size, lambda i, s=split: f"{s}-{i:05d}.parquet") as shards:
+                for batch in part.to_batches(max_chunksize=ROW_GROUP):
+                    for row in batch.to_pylist():
+                        data, _ = images.read(row)
+                        mask.append(data is not None)
+                        if data is None:
+                            continue
+                        rec = {c: row[c] for c in columns}
+                        rec["image"] = {"bytes": data, "path": Path(row["image_path"]).name}
+                        rec["positives"] = [f for f, s in primary_labels(row["labels"]).items() if s == "positive"]
+                        shards.add(rec)
             written[split] = shards.names
             kept.append((split, part.filter(_bools(mask))))
         stale = remove_stale(data_dir, r"[a-z]+-\d{5}\.parquet", {n for v in written.values() for n in v})

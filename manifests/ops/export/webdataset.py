@@ -52,6 +52,18 @@ class _Shards:
         self._ctx = self._tar = None
         self._n = 0
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if exc[0] is None:
+            self.close()
+        elif self._tar is not None:
+            self._tar.close()
+            self._ctx.__exit__(*exc)          # atomic_path removes its temp file
+            self._ctx = self._tar = None
+        return False
+
     def add(self, key: str, row: dict, data: bytes) -> None:
         if self._tar is None:
             from manifests.io import atomic_path
@@ -82,19 +94,25 @@ class WebDatasetExport(Exporter):
     opens_with = "webdataset.WebDataset('DIR/train-{000000..000003}.tar')"
 
     def write(self, table, out: Path, ctx: ExportContext) -> dict:
+        import pyarrow.compute as pc
+
+        from manifests.errors import ManifestError
+
+        if pc.count_distinct(table["key"]).as_py() != table.num_rows:
+            raise ManifestError("duplicate keys: webdataset would merge their samples; "
+                                "run 'medharvest manifest validate' (or merge, which de-duplicates)")
         out.mkdir(parents=True, exist_ok=True)
         images = ImageSource(ctx.images_root)
         written: dict[str, list[str]] = {}
         rows = 0
         for split, part in split_groups(table, SPLIT_NAMES):
-            shards = _Shards(out, split, ctx.shard_size)
-            for batch in part.to_batches(max_chunksize=ctx.shard_size):
-                for row in batch.to_pylist():
-                    data, _ = images.read(row)
-                    if data is not None:
-                        shards.add(safe_key(row["key"]), row, data)
-                        rows += 1
-            shards.close()
+            with _Shards(out, split, ctx.shard_size) as shards:
+                for batch in part.to_batches(max_chunksize=64):
+                    for row in batch.to_pylist():
+                        data, _ = images.read(row)
+                        if data is not None:
+                            shards.add(safe_key(row["key"]), row, data)
+                            rows += 1
             written[split] = shards.names
         stale = remove_stale(out, r"[a-z]+-\d{6}\.tar", {n for names in written.values() for n in names})
         return {"rows": rows, "skipped": dict(images.skipped),
