@@ -311,6 +311,25 @@ def test_safe_key_round_trips(key):
     assert unsafe_key(s) == key and all(c.isalnum() or c in "%-_" for c in s)
 
 
+def test_long_keys_are_cut_with_a_hash_and_stay_unique():
+    from manifests.ops.export._common import MAX_SAFE_KEY
+
+    a, b = "pmc:" + "é" * 150 + "a", "pmc:" + "é" * 150 + "b"
+    sa, sb = safe_key(a), safe_key(b)
+    assert len(sa) <= MAX_SAFE_KEY and sa != sb and "." not in sa
+    assert "%" not in sa[-18:] and sa.split("-")[-1] == hashlib.sha256(a.encode()).hexdigest()[:16]
+
+
+def test_card_cells_from_records_cannot_break_its_tables(tmp_path):
+    recs = make_records(tmp_path, 2)
+    recs[0].update(license="Custom | terms\nline two", attribution="A | B")
+    out = tmp_path / "hf"
+    export(from_records(recs), out, "hf", ctx=ExportContext(images_root=tmp_path))
+    text = (out / "README.md").read_text()
+    assert "| Custom \\| terms line two | 1 |  | A \\| B |" in text
+    assert 'license_name: "Custom | terms\\nline two"' in text
+
+
 def test_unsplit_manifest_goes_to_train_partly_split_to_unassigned(tmp_path):
     from manifests.ops.export._common import HF_SPLITS, split_groups
 

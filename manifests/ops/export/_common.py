@@ -145,13 +145,24 @@ def relpath(path: Path, start: Path) -> str:
 _UNSAFE = re.compile(r"[^A-Za-z0-9_\-]")
 
 
+#: longest safe key (a member name must stay under the 255-byte file-name limit when extracted)
+MAX_SAFE_KEY = 200
+
+
 def safe_key(key: str) -> str:
     """A record key as a tar/webdataset/file-name safe string, reversible with :func:`unsafe_key`.
 
     Every character outside ``[A-Za-z0-9_-]`` becomes ``%XX`` (UTF-8 bytes): no ``.`` (webdataset
-    splits key and extension at the first dot), no ``/`` (directories), no ``:`` (Windows).
+    splits key and extension at the first dot), no ``/`` (directories), no ``:`` (Windows). A key
+    whose escaped form is longer than :data:`MAX_SAFE_KEY` is cut and ends in ``-`` + 16 hex digits
+    of its sha256 (still unique; the original key is always in the sample's ``.json``).
     """
-    return _UNSAFE.sub(lambda m: "".join(f"%{b:02X}" for b in m.group().encode()), key)
+    safe = _UNSAFE.sub(lambda m: "".join(f"%{b:02X}" for b in m.group().encode()), key)
+    if len(safe) > MAX_SAFE_KEY:
+        cut = safe[: MAX_SAFE_KEY - 17]
+        cut = cut[: cut.rfind("%")] if "%" in cut[-2:] else cut     # never split an escape
+        safe = f"{cut}-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
+    return safe
 
 
 def unsafe_key(safe: str) -> str:

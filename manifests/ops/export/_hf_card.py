@@ -8,6 +8,11 @@ from pathlib import Path
 from manifests.ops.export._common import describe, hf_license, phi_statement, size_category, task_categories
 
 
+def _cell(value) -> str:
+    """A Markdown table cell: ``|`` escaped, line breaks as spaces (values come from the records)."""
+    return " ".join(str(value if value is not None else "").split()).replace("|", "\\|")
+
+
 def _yaml_list(key: str, values: list[str]) -> list[str]:
     return [f"{key}:"] + [f"- {json.dumps(v)}" for v in values]
 
@@ -62,14 +67,15 @@ def write_card(path: Path, kept: list[tuple[str, object]], ctx) -> None:
     body += ["", "## Licences", "", "Each row carries its own `license`, `license_url` and `attribution`; "
              "reuse must follow the row's terms.", "", "| licence | rows | url | attribution |",
              "| --- | --- | --- | --- |"]
-    body += [f"| {n} | {v['rows']} | {v['url'] or ''} | {'; '.join(v['attribution'])} |" for n, v in d["licences"].items()]
+    body += [f"| {_cell(n)} | {v['rows']} | {_cell(v['url'])} | {_cell('; '.join(v['attribution']))} |"
+             for n, v in d["licences"].items()]
     body += ["", "## Sources", "", ", ".join(f"{k} ({v})" for k, v in d["sources"].items()) or "none"]
     body += ["", "## Labels", "", "Four states per finding (positive, negative, uncertain, not mentioned); "
              "`labels` lists each with its `label_source`; `positives` takes the most trusted source "
              "(human > dataset > model > ner > synthetic).", "",
              "Label sources (label entries): " + (", ".join(f"{k} {v}" for k, v in d["label_sources"].items()) or "none"),
              "", "| finding | positive | negative | uncertain |", "| --- | --- | --- | --- |"]
-    body += [f"| {f} | {s.get('positive', 0)} | {s.get('negative', 0)} | {s.get('uncertain', 0)} |"
+    body += [f"| {_cell(f)} | {s.get('positive', 0)} | {s.get('negative', 0)} | {s.get('uncertain', 0)} |"
              for f, s in d["findings"].items()]
     body += ["", "## Personal and sensitive information", "", phi_statement(d["phi"])]
     body += ["", "## Synthetic records", ""]
