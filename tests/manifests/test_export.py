@@ -9,7 +9,6 @@ fails when a format has no reader here, so a new format is tested the moment it 
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 from datetime import datetime, timezone
 from pathlib import Path
@@ -26,6 +25,16 @@ from tests.manifests.conftest import make_records
 
 #: keys that are hostile to tar member names and webdataset's key.extension split
 ODD_KEYS = {3: "pmc:PMC123/fig.2.a", 4: "wikimedia:File:Chest x-ray (PA).png", 5: "openi:CXR1_1_IM-0001-4001"}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def hf_offline(tmp_path_factory):
+    """Hugging Face libraries offline, with every cache under a temp dir (never ~/.cache)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HF_DATASETS_OFFLINE", "1")
+        mp.setenv("HF_HUB_OFFLINE", "1")
+        mp.setenv("HF_HOME", str(tmp_path_factory.mktemp("hf-home")))
+        yield
 
 
 def pixels_sha(img: Image.Image) -> str:
@@ -222,10 +231,7 @@ def test_every_registered_format_has_a_read_back_test():
 
 
 @pytest.mark.parametrize("fmt", sorted(READERS))
-def test_export_round_trips_keys_labels_and_image_bytes(fmt, rich, tmp_path, monkeypatch):
-    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+def test_export_round_trips_keys_labels_and_image_bytes(fmt, rich, tmp_path):
     name, reader, with_errors = READERS[fmt]
     out = tmp_path / "out" / name
     summary = export(read_manifest(rich), out, fmt, ctx=ExportContext(images_root=rich.parent, name="rich",
@@ -240,9 +246,7 @@ def test_export_round_trips_keys_labels_and_image_bytes(fmt, rich, tmp_path, mon
     assert _strip(got) == _strip(want)
 
 
-def test_hf_splits_card_and_synthetic_rows(rich, tmp_path, monkeypatch):
-    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+def test_hf_splits_card_and_synthetic_rows(rich, tmp_path):
     from huggingface_hub import DatasetCard
 
     out = tmp_path / "hf"
@@ -355,9 +359,7 @@ def _run(argv, capsys):
     return rc, out.out, out.err
 
 
-def test_cli_exports_a_filtered_manifest(rich, tmp_path, capsys, monkeypatch):
-    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+def test_cli_exports_a_filtered_manifest(rich, tmp_path, capsys):
     where = "split == 'train' and not synthetic"
     rc, out, err = _run(["manifest", "export", str(rich), "--format", "hf", "--out", str(tmp_path / "hf"),
                          "--where", where, "-q"], capsys)
@@ -403,7 +405,7 @@ def test_readme_export_table_is_the_registry():
     assert markdown_table() in readme, "README export table out of date: paste manifests.ops.export.markdown_table()"
 
 
-def test_export_of_a_manifest_with_synthetic_rows(tmp_path, capsys, monkeypatch):
+def test_export_of_a_manifest_with_synthetic_rows(tmp_path, capsys):
     """Real rows merged with GAN-style synthetic rows (gan/sample.py's record shape, images in another
     directory): every format keeps the synthetic flag and generator; --where 'not synthetic' drops them."""
     import hashlib as _h
@@ -411,8 +413,6 @@ def test_export_of_a_manifest_with_synthetic_rows(tmp_path, capsys, monkeypatch)
     from manifests.labels import NIH15
     from tests.manifests.conftest import png_bytes
 
-    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     real_dir, syn_dir = tmp_path / "real", tmp_path / "gan"
     real_dir.mkdir()
     write_manifest(from_records(make_records(real_dir, 6, seed=1)), real_dir / "manifest.parquet")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from manifests.ops.export._common import describe, hf_license, phi_statement, size_category, task_categories
+from manifests.ops.export._describe import describe, hf_license, phi_statement, size_category, task_categories
 
 
 def _cell(value) -> str:

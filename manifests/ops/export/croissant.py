@@ -24,8 +24,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from manifests.ops.export import ExportContext, Exporter
-from manifests.ops.export._common import (ROW_GROUP, ImageSource, ParquetShards, describe, findings_in, phi_statement,
-                                          plural)
+from manifests.ops.export._common import ROW_GROUP, ImageSource, ParquetShards, findings_in
+from manifests.ops.export._describe import describe, phi_statement, plural
 
 RECORDS = "records.parquet"
 CONTEXT = {

@@ -16,7 +16,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from manifests.ops.export import ExportContext, Exporter
-from manifests.ops.export._common import ImageSource, counts, findings_in, relpath, split_groups
+from manifests.ops.export._common import ImageSource, findings_in, relpath, split_groups
+from manifests.ops.export._describe import counts
 
 SPLIT_NAMES = {"train": "training", "val": "validation", "test": "test"}
 _NUMBER = {"positive": 1, "negative": 0, "not_mentioned": 0, "uncertain": -1}
