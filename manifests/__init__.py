@@ -15,7 +15,7 @@ datasheet.
 Public API, by module:
 
 * :mod:`manifests.schema` — ``SCHEMA``, ``COLUMNS``, nested types, ``from_records``, ``conform``,
-  ``make_key``, ``labels_list`` / ``labels_dict`` / ``primary_labels``, ``WEB_SOURCES``,
+  ``make_key``, ``labels_list`` / ``labels_dict`` / ``primary_labels``, ``PROVENANCE_COLUMNS``,
   ``PROVENANCE_COLUMNS``, ``SPLITS``, ``STATUSES``.
 * :mod:`manifests.labels` — NIH-14/15 and CheXpert-14 vocabularies, the mapping between them,
   ``canonical()`` for source spellings, the four ``State``\\ s, ``state_from_numeric()``.

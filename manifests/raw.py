@@ -38,6 +38,7 @@ class RawItem:
     license: str | None = None
     license_url: str | None = None
     attribution: str | None = None
+    provenance_required: bool = False     # the source declares that records need full provenance
     source_url: str | None = None
     retrieved_at: str | None = None       # ISO 8601, UTC
     patient_id: str | None = None

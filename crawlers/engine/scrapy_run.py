@@ -132,7 +132,7 @@ def run_in_process(spider_cls, settings: dict, spider_kwargs: dict) -> str | Non
     process.crawl(crawler, **spider_kwargs)
     process.start()
     spider = crawler.spider
-    return getattr(spider, "fatal_message", None)
+    return spider.fatal_message if spider is not None else None
 
 
 def run_subprocess(source: str, settings: dict, spider_kwargs: dict, *, timeout: float | None = None) -> str | None:
@@ -166,14 +166,12 @@ class SecretHeadersMiddleware:
         return cls(crawler)
 
     def process_request(self, request, spider=None):
-        fn = getattr(self.crawler.spider, "secret_headers", None)
-        for k, v in (fn(request.url) if fn else {}).items():
+        for k, v in self.crawler.spider.secret_headers(request.url).items():
             request.headers[k] = v
         return None
 
     def _strip(self, request, spider):
-        fn = getattr(self.crawler.spider, "secret_headers", None)
-        for k in (fn(request.url) if fn else {}):
+        for k in self.crawler.spider.secret_headers(request.url):
             request.headers.pop(k, None)
 
     def process_response(self, request, response, spider=None):
