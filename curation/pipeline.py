@@ -318,7 +318,7 @@ def _run_chunk(chunk, cfg: CurateConfig, out: Path, pool, jfh, timings: Counter)
             chunk[i][1].text_kind = chunk[i][1].text_kind or "ocr"
         timings["text"] += time.perf_counter() - t1
     done: dict[str, dict] = {}
-    for i, (store, item, path, fp) in enumerate(chunk):
+    for i, (_store, item, path, fp) in enumerate(chunk):
         rec = base_record(item)
         if item.status != "ok":
             rec["status"], rec["error"] = item.status, item.error or f"raw item has status {item.status}"

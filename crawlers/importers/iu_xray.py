@@ -135,7 +135,7 @@ def _projections(plan: Plan) -> tuple[dict[str, dict[str, tuple[str | None, str]
     if plan.projections_csv is None:
         return out, errors
     cols = [c.strip() for c in read_header(plan.projections_csv)]
-    for lineno, row, err, _ in iter_rows(plan.projections_csv, cols, trailing_comma_ok=False):
+    for _lineno, row, err, _ in iter_rows(plan.projections_csv, cols, trailing_comma_ok=False):
         if row is None:
             errors.append(err)
             continue

@@ -1,5 +1,4 @@
 import json
-import os
 from datetime import datetime, timezone
 
 import pyarrow as pa
@@ -64,7 +63,7 @@ def test_exports_flatten_nested_columns_losslessly(tmp_path):
 
     rows = list(csv.DictReader(open(csv_path)))
     assert json.loads(rows[0]["labels"])[0]["finding"] == "Effusion"
-    lines = [json.loads(l) for l in open(jl_path)]
+    lines = [json.loads(line) for line in open(jl_path)]
     assert lines[1]["labels"][1]["state"] == "uncertain"
     with pytest.raises(UsageError, match="export format"):
         io.export(table, tmp_path / "m.xlsx")
