@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 from scrapy.downloadermiddlewares.retry import get_retry_request
 
+from crawlers.engine.download import RETRY_STATUS
 from crawlers.engine.politeness import backoff_delay, parse_retry_after
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ def settings_for(spider_cls, out_dir: str | os.PathLike, base_url: str | None, *
         "DOWNLOAD_WARNSIZE": 256 << 20,          # index files (SHA256SUMS of MIMIC-CXR-JPG: ~40 MB) are expected
         "RETRY_ENABLED": True,
         "RETRY_TIMES": 5,
-        "RETRY_HTTP_CODES": [429, 500, 502, 503, 504, 522, 524, 408],
+        "RETRY_HTTP_CODES": sorted(RETRY_STATUS),      # the streaming downloader's list: one truth
         "MEDHARVEST_RETRY_BACKOFF": 0.05 if local else 1.0,
         "DOWNLOADER_MIDDLEWARES": {
             "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
