@@ -34,6 +34,7 @@ from pathlib import Path
 from curation.jobs import image_job, worker_init
 from curation.records import STAGE_VERSION, TextError, base_record, finish, mask_identifiers, read_text, text_columns
 from manifests.errors import UsageError
+from manifests.jsonl import complete_lines, open_append
 from manifests.raw import RawItem, RawStore, find_stores
 
 JOURNAL = ".work/journal.jsonl"
@@ -96,39 +97,13 @@ def _item_fingerprint(item: RawItem, path: Path | None, cfg_fp: str) -> str:
 
 def _load_journal(path: Path) -> dict[str, tuple[str, dict]]:
     done: dict[str, tuple[str, dict]] = {}
-    if not path.exists():
-        return done
-    with open(path, "rb") as fh:
-        for raw in fh:
-            if not raw.endswith(b"\n"):
-                break  # a killed run's partial last line
-            try:
-                entry = json.loads(raw)
-            except json.JSONDecodeError:
-                continue
-            done[entry["record"]["key"]] = (entry["fp"], entry["record"])
+    for _, raw in complete_lines(path):   # a killed run's partial last line is not read
+        try:
+            entry = json.loads(raw)
+        except json.JSONDecodeError:
+            continue
+        done[entry["record"]["key"]] = (entry["fp"], entry["record"])
     return done
-
-
-def _drop_partial_line(path: Path) -> None:
-    """Cut a killed run's unfinished last line, so the next appended line starts clean."""
-    if not path.exists() or path.stat().st_size == 0:
-        return
-    with open(path, "r+b") as fh:
-        end = fh.seek(0, os.SEEK_END)
-        fh.seek(end - 1)
-        if fh.read(1) == b"\n":
-            return
-        pos = end
-        while pos > 0:  # scan back block by block for the last newline
-            start = max(0, pos - (1 << 16))
-            fh.seek(start)
-            cut = fh.read(pos - start).rfind(b"\n")
-            if cut >= 0:
-                fh.truncate(start + cut + 1)
-                return
-            pos = start
-        fh.truncate(0)
 
 
 def _to_datetime(value) -> datetime | None:
@@ -179,9 +154,7 @@ def curate_run(
 
     cfg_fp = cfg.fingerprint()
     journal_path = out / JOURNAL
-    journal_path.parent.mkdir(parents=True, exist_ok=True)
     journal = _load_journal(journal_path)
-    _drop_partial_line(journal_path)
     records: dict[str, dict] = {}
     todo: list[tuple[RawStore, RawItem, Path | None, str]] = []
     for store, item in items:
@@ -198,7 +171,7 @@ def curate_run(
     chunks = [todo[i:i + cfg.chunk] for i in range(0, len(todo), cfg.chunk)]
     pool = _Pool(cfg.workers) if cfg.workers > 1 and todo else None
     try:
-        with open(journal_path, "a", encoding="utf-8") as jfh:
+        with open_append(journal_path) as jfh:
             for chunk in (progress(chunks) if progress else chunks):
                 records.update(_run_chunk(chunk, cfg, out, pool, jfh, timings))
     finally:

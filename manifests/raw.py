@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from manifests.errors import ManifestError, UsageError
+from manifests.jsonl import complete_lines, open_append
 from manifests.schema import make_key
 
 
@@ -90,19 +91,14 @@ class RawStore:
     # -- reading ------------------------------------------------------------------------
     def iter_items(self) -> Iterator[RawItem]:
         """Every complete item line; a partial last line (a killed writer) is ignored."""
-        if not self.items_path.exists():
-            return
-        with open(self.items_path, "rb") as fh:
-            for lineno, raw in enumerate(fh, 1):
-                if not raw.endswith(b"\n"):
-                    break  # partial last line
-                if not raw.strip():
-                    continue
-                try:
-                    d = json.loads(raw)
-                except json.JSONDecodeError as err:
-                    raise ManifestError(f"{self.items_path}:{lineno}: not JSON ({err})") from err
-                yield RawItem.from_dict(d)
+        for lineno, raw in complete_lines(self.items_path):
+            if not raw.strip():
+                continue
+            try:
+                d = json.loads(raw)
+            except json.JSONDecodeError as err:
+                raise ManifestError(f"{self.items_path}:{lineno}: not JSON ({err})") from err
+            yield RawItem.from_dict(d)
 
     def latest(self) -> dict[str, RawItem]:
         """The last item written for each source_id (a retry appends a newer line)."""
@@ -124,13 +120,7 @@ class RawStore:
     # -- writing ------------------------------------------------------------------------
     def open(self) -> "RawStore":
         self.files_dir.mkdir(parents=True, exist_ok=True)
-        if self.items_path.exists():
-            data = self.items_path.read_bytes()
-            if data and not data.endswith(b"\n"):
-                cut = data.rfind(b"\n") + 1
-                with open(self.items_path, "r+b") as fh:
-                    fh.truncate(cut)
-        self._fh = open(self.items_path, "a", encoding="utf-8")
+        self._fh = open_append(self.items_path)
         return self
 
     def append(self, item: RawItem) -> None:
