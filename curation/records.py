@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING
 from manifests.errors import UsageError
 from manifests.raw import RawItem, RawStore
 
-if TYPE_CHECKING:
-    from curation.pipeline import CurateConfig
+from curation.config import STAGE_VERSION
 
-STAGE_VERSION = "curate/2"
+if TYPE_CHECKING:
+    from curation.config import CurateConfig
+
 
 
 class TextError(ValueError):
