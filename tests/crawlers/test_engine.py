@@ -277,3 +277,12 @@ def test_polite_scrapy_settings():
     local = settings_for(GDC, "/tmp/x", "http://127.0.0.1:8080")
     assert not local["AUTOTHROTTLE_ENABLED"] and local["DOWNLOAD_DELAY"] == 0
     assert local["USER_AGENT"].startswith("medharvest/") and "mailto:" in local["USER_AGENT"]
+
+
+def test_cli_resume_needs_a_previous_run_and_options_are_checked(tmp_path, capsys):
+    from medharvest.cli import main
+
+    assert main(["crawl", "openi", "--out", str(tmp_path), "--resume"]) == 2
+    assert "holds no previous run" in capsys.readouterr().err
+    assert main(["crawl", "openi", "--out", str(tmp_path), "--option", "colection=cxr"]) == 2
+    assert "unknown openi option 'colection'; did you mean 'collection'?" in capsys.readouterr().err
