@@ -9,6 +9,11 @@ Layout::
 Items are appended one line at a time and flushed, so a killed run leaves at most one partial
 last line, which :class:`RawStore` drops when it re-opens the store; a re-run skips ids already
 written with ``status == "ok"`` (resume).
+
+``RawItem.provenance_required`` carries the source's declaration (``SourceSpider.provenance_required``,
+set by the crawler engine; False for importers and the sample) into the record, where
+``manifests.ops.validate`` requires ``source_url``, ``retrieved_at``, ``license`` and ``license_url``.
+Items written before the field existed read it as False.
 """
 
 from __future__ import annotations

@@ -60,7 +60,7 @@ IMPORTERS: dict[str, ModuleType] = discover()
 
 def listing() -> dict[str, str]:
     """``import --list``: per importer, its licence and the first line of its datasheet."""
-    return {name: f"{(m.__doc__ or '').strip().splitlines()[0].replace('``', '')} [licence: {m.LICENSE}]" for name, m in IMPORTERS.items()}
+    return {name: f"{(m.__doc__ or '').strip().splitlines()[0].replace('``', '')} [licence: {getattr(m, 'LICENSE', None)}]" for name, m in IMPORTERS.items()}
 
 
 def get(name: str) -> ModuleType:

@@ -40,7 +40,6 @@ def test_declaration_and_usage_errors(name, tmp_path):
 def test_bad_rows_are_errors_and_a_rerun_resumes(name, tmp_path, shared):
     if name not in CASES:
         pytest.fail(f"importer {name!r} has no layout: add one to tests/crawlers/importer_cases.py")
-    mod = importers.get(name)
     root = CASES[name](tmp_path, shared)
     first = importers.run(name, root, tmp_path / "out")
     store = RawStore(tmp_path / "out", name)
@@ -50,7 +49,7 @@ def test_bad_rows_are_errors_and_a_rerun_resumes(name, tmp_path, shared):
     assert ok and bad, (name, first)
     assert all(it.error for it in bad)
     for it in ok:
-        assert it.license == mod.LICENSE and it.retrieved_at, (name, it.source_id)
+        assert it.license and it.retrieved_at, (name, it.source_id)     # per item (may differ from LICENSE)
         path = store.resolve(it)
         assert path is not None and path.is_file(), (name, it.source_id)
     second = importers.run(name, root, tmp_path / "out")
