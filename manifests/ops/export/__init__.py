@@ -1,8 +1,10 @@
 """Manifest exports: one module per format, each declaring one :class:`Exporter` subclass.
 
 A format is declared once, where it is written: a module in this package with a subclass of
-:class:`Exporter` whose ``name`` is the ``--format`` value. :func:`formats` imports the package's
-modules (those not starting with ``_``) and returns the registry; :func:`export` looks a name up
+:class:`Exporter` whose ``name`` is the ``--format`` value. :func:`formats` walks the package's
+modules (those not starting with ``_``), like ``crawlers.registry.sources()`` walks the spiders,
+collects the subclasses each defines (two with one name: ``RuntimeError``) and returns the
+registry; :func:`export` looks a name up
 through :func:`manifests.registry.lookup` (an unknown name is a usage error with a "did you mean").
 So a new format is one new module, and the CLI help and the README list come from the registry.
 
@@ -19,7 +21,9 @@ a status other than ``ok``), ``format`` and ``out``.
 
 from __future__ import annotations
 
+import functools
 import importlib
+import inspect
 import os
 import pkgutil
 from dataclasses import dataclass, field
@@ -31,10 +35,6 @@ from manifests.registry import lookup
 
 if TYPE_CHECKING:
     import pyarrow as pa
-
-#: ``--format`` name -> exporter class; filled by :meth:`Exporter.__init_subclass__`.
-FORMATS: dict[str, type[Exporter]] = {}
-
 
 @dataclass(frozen=True)
 class ExportContext:
@@ -64,32 +64,27 @@ class Exporter:
     #: True: ``--out`` is a directory the format fills; False: ``--out`` is one file
     directory: ClassVar[bool] = True
 
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        name = cls.__dict__.get("name")
-        if name is None:
-            return
-        if name in FORMATS and FORMATS[name] is not cls:
-            raise TypeError(f"export format '{name}' declared twice: {FORMATS[name].__module__} and {cls.__module__}")
-        FORMATS[name] = cls
-
     def write(self, table: pa.Table, out: Path, ctx: ExportContext) -> dict:
         """Write ``table`` to ``out`` (a file or a directory, see :attr:`directory`); return a summary."""
         raise NotImplementedError
 
 
-_LOADED = False
-
-
+@functools.cache
 def formats() -> dict[str, type[Exporter]]:
-    """The registry, after importing every format module of this package once."""
-    global _LOADED
-    if not _LOADED:
-        for info in pkgutil.iter_modules(__path__):
-            if not info.name.startswith("_"):
-                importlib.import_module(f"{__name__}.{info.name}")
-        _LOADED = True
-    return FORMATS
+    """``--format`` name -> exporter class, from the package's format modules, sorted by name."""
+    found: dict[str, type[Exporter]] = {}
+    for info in pkgutil.iter_modules(__path__, __name__ + "."):
+        if info.ispkg or info.name.rsplit(".", 1)[-1].startswith("_"):
+            continue
+        module = importlib.import_module(info.name)
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            if not (issubclass(cls, Exporter) and cls.__module__ == module.__name__ and getattr(cls, "name", None)):
+                continue
+            if cls.name in found:
+                raise RuntimeError(f"two export formats named {cls.name!r}: {found[cls.name].__module__}."
+                                   f"{found[cls.name].__qualname__} and {module.__name__}.{cls.__qualname__}")
+            found[cls.name] = cls
+    return dict(sorted(found.items()))
 
 
 def format_for(out: str | os.PathLike, fmt: str | None = None) -> type[Exporter]:
@@ -134,7 +129,6 @@ def export(table: pa.Table, out: str | os.PathLike, fmt: str | None = None, *,
 def markdown_table() -> str:
     """The README's export table, from the registry (a test keeps the README equal to it)."""
     lines = ["| `--format` | `--out` | what it writes | opens with |", "| --- | --- | --- | --- |"]
-    for name in sorted(formats()):
-        cls = FORMATS[name]
+    for name, cls in formats().items():
         lines.append(f"| `{name}` | {'directory' if cls.directory else 'file'} | {cls.summary} | `{cls.opens_with}` |")
     return "\n".join(lines) + "\n"
