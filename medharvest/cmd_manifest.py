@@ -183,6 +183,10 @@ def cmd_export(args) -> int:
     src = resolve_manifest(args.manifest)
     out = Path(args.out)
     _not_input([src], out / "manifest.parquet" if fmt.name == "parquet" and out.suffix != ".parquet" else out)
+    if fmt.directory and out.resolve() == src.parent.resolve():
+        from manifests.errors import UsageError
+
+        raise UsageError(f"--out '{out}' is the manifest's own directory; give the {fmt.name} export a directory of its own")
     ctx = ExportContext(images_root=src.parent, name=args.name or src.parent.resolve().name, meta=read_meta(src),
                         shard_size=args.shard_size)
     table = read_manifest(src)

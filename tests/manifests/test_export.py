@@ -384,6 +384,7 @@ def test_cli_usage_errors_exit_2_before_any_work(rich, tmp_path, capsys):
         (["--out", str(tmp_path / "o")], "no suffix; give --format"),
         (["--out", str(tmp_path / "o.json")], "did you mean 'jsonl'"),
         (["--format", "coco", "--out", str(tmp_path / "o"), "--where", "splt == 'train'"], "did you mean 'split'"),
+        (["--format", "webdataset", "--out", str(rich.parent)], "the manifest's own directory"),
     ]
     for extra, message in cases:
         rc, _, err = _run(["manifest", "export", str(rich), *extra], capsys)
