@@ -4,7 +4,7 @@ Reads a manifest; writes into ``out`` ``manifest.parquet`` (input records, image
 ``consistency`` column set: :data:`manifests.schema.CONSISTENCY_TYPE`) and ``stats.json`` (last:
 checks run, flag counts, score distribution, the worst pairs). Checks, each where it can run:
 
-* structured (:mod:`.structured`): view / modality / body part / laterality, header vs text;
+* structured (:mod:`.structured`): view / modality / body part / laterality / demographics, header vs text;
 * labels (:mod:`.labels`): text labels vs an image classifier's probabilities (a ``ProbabilityProvider``);
 * embedding (:mod:`.embedding`): CLIP-family image-text similarity.
 
@@ -36,7 +36,8 @@ STAGE_VERSION = "consistency/1"
 class ConsistencyConfig:
     """Thresholds of ``curate consistency`` (TOML ``[curate.consistency]``)."""
 
-    positive_below: float = 0.05        # text positive but classifier p below this: contradiction
+    positive_below: float = 0.01        # text positive but classifier p below this: contradiction ...
+    other_above: float = 0.9            # ... while another class has p above this (single-label models)
     negative_above: float = 0.95        # text negative but classifier p above this: contradiction
     clip_min_similarity: float = 0.2    # CLIP cosine below this: low_similarity
     flag_weight: float = 0.5            # score factor per flag
@@ -88,7 +89,8 @@ def check_records(cfg: ConsistencyConfig, records: list[dict], image_root: Path,
             if not any(states.get(c) in ("positive", "negative") for c in probabilities.classes):
                 continue
             flags, ev = label_checks(states, p, probabilities.classes, positive_below=cfg.positive_below,
-                                     negative_above=cfg.negative_above)
+                                     negative_above=cfg.negative_above, other_above=cfg.other_above,
+                                     multi_label=probabilities.multi_label)
             per[i]["checks"].append("labels")
             per[i]["flags"] += flags
             per[i]["details"]["labels"] = {"model": probabilities.name, "contradictions": ev,

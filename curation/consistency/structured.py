@@ -6,6 +6,11 @@ MR / ultrasound / ...), ``body_part`` (chest / abdomen / head ...) and ``lateral
 ``ImageLaterality`` / ``laterality`` in ``meta``). A mismatch means *no* mention agrees with the
 header: a report of "PA and lateral views" agrees with both images of its study.
 
+A fifth check, ``demographics``, compares the patient's sex and age in the header / source metadata
+(``PatientSex`` / ``PatientAge`` or ``patient_sex`` / ``patient_age`` in ``meta``) with a report's
+"67-year-old woman": a report swapped between patients usually names someone else. Ages agree
+within ``AGE_SLACK`` years (a birthday between study and report, an age rounded by the writer).
+
 Mentions in sentences about other examinations are ignored: the comparison / indication / history
 sections and sentences saying prior, previous, compared, recommended, follow-up ("CT recommended"
 is not the exam being described).
@@ -90,10 +95,44 @@ def text_mentions(text: str) -> dict[str, set[str]]:
     return {"view": views, "modality": mods, "body_part": parts, "laterality": sides}
 
 
-def header_laterality(rec: dict) -> str | None:
+AGE_SLACK = 1
+DEMOGRAPHICS = re.compile(r"\b(\d{1,3})[- ]?(?:year|yr)s?[- ]old\s+(man|woman|male|female|boy|girl|gentleman|lady)\b|"
+                          r"\b(\d{1,3})\s*(?:yo|y/o|y\.o\.)\s*(m|f|male|female|man|woman)\b", re.I)
+SEX_WORDS = {"man": "M", "male": "M", "boy": "M", "gentleman": "M", "m": "M",
+             "woman": "F", "female": "F", "girl": "F", "lady": "F", "f": "F"}
+
+
+def _meta(rec: dict) -> dict:
     try:
         meta = json.loads(rec.get("meta") or "{}")
     except (TypeError, json.JSONDecodeError):
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def header_demographics(rec: dict) -> tuple[str | None, int | None]:
+    """(sex 'M'/'F', age in years) from the record's metadata, where known."""
+    meta = _meta(rec)
+    sex = str(meta.get("patient_sex") or meta.get("PatientSex") or "").upper()[:1] or None
+    sex = sex if sex in ("M", "F") else None
+    age = meta.get("patient_age", meta.get("PatientAge"))
+    if isinstance(age, str):  # DICOM AS: '067Y'
+        m = re.fullmatch(r"0*(\d{1,3})Y?", age.strip().upper())
+        age = int(m.group(1)) if m else None
+    return sex, age if isinstance(age, int) and not isinstance(age, bool) else None
+
+
+def text_demographics(text: str) -> list[tuple[str, int]]:
+    out = []
+    for m in DEMOGRAPHICS.finditer(text):
+        age, word = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
+        out.append((SEX_WORDS[word.lower()], int(age)))
+    return out
+
+
+def header_laterality(rec: dict) -> str | None:
+    meta = _meta(rec)
+    if not meta:
         return None
     lat = str(meta.get("laterality") or meta.get("ImageLaterality") or "").upper()
     return {"L": "left", "R": "right", "B": "bilateral", "LEFT": "left", "RIGHT": "right"}.get(lat)
@@ -134,4 +173,11 @@ def structured_checks(rec: dict, text: str) -> tuple[list[str], list[str], dict]
         details["laterality"] = {"header": lat, "text": sorted(found["laterality"])}
         if lat not in found["laterality"] and "bilateral" not in found["laterality"]:
             flags.append("laterality_mismatch")
+    sex, age = header_demographics(rec)
+    said = text_demographics(text)
+    if said and (sex or age is not None):
+        checks.append("demographics")
+        details["demographics"] = {"header": {"sex": sex, "age": age}, "text": [{"sex": s, "age": a} for s, a in said]}
+        if not any((sex is None or s == sex) and (age is None or abs(a - age) <= AGE_SLACK) for s, a in said):
+            flags.append("demographics_mismatch")
     return checks, flags, details
