@@ -56,6 +56,16 @@ def run_demo(cfg, out: str | Path, *, quiet: bool = False) -> dict:
         "manifest": str(manifest_path),
         "report": str(report_path),
     }
+    if cfg.study:
+        from study.runner import run_experiment
+
+        t = _step(f"study: baseline vs classic vs oversample vs GAN, {cfg.seeds} seed(s)", quiet)
+        study = run_experiment(manifest_path, out / "study", seeds=cfg.seeds, budget=cfg.budget)
+        timings["study_s"] = time.perf_counter() - t
+        summary["study"] = study.get("html") or str(out / "study")
+        summary["study_table"] = study.get("table_md")
+        summary["study_verdict"] = study.get("verdict")
+    # after the study, so nothing it does (RNG state included) can touch the study
     if getattr(cfg, "pairs", False):
         from medharvest.pairs_demo import run_pairs
 
@@ -70,15 +80,6 @@ def run_demo(cfg, out: str | Path, *, quiet: bool = False) -> dict:
             print(f"[demo] pairs: planted inconsistent pairs found {pairs['planted_found']}/{pairs['planted']} "
                   f"(recall {pairs['recall']:.3f}); clean pairs flagged {pairs['clean_flagged']}/{pairs['clean']} "
                   f"(false-flag rate {pairs['false_flag_rate']:.3f})", flush=True)
-    if cfg.study:
-        from study.runner import run_experiment
-
-        t = _step(f"study: baseline vs classic vs oversample vs GAN, {cfg.seeds} seed(s)", quiet)
-        study = run_experiment(manifest_path, out / "study", seeds=cfg.seeds, budget=cfg.budget)
-        timings["study_s"] = time.perf_counter() - t
-        summary["study"] = study.get("html") or str(out / "study")
-        summary["study_table"] = study.get("table_md")
-        summary["study_verdict"] = study.get("verdict")
     summary.update({k: round(v, 1) for k, v in timings.items()})
     write_run_json(out, "demo", as_dict(cfg), summary)
     return summary
