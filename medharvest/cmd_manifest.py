@@ -56,12 +56,14 @@ def register(sub) -> None:
                         formatter_class=argparse.RawDescriptionHelpFormatter,
                         epilog="formats:\n" + "\n".join(f"  {n:<11} {fmts[n].summary}" for n in sorted(fmts)))
     e.add_argument("manifest")
-    e.add_argument("--out", required=True, metavar="PATH", help="output file (csv, jsonl, parquet) or directory (the others)")
+    files = ", ".join(n for n, c in fmts.items() if not c.directory)
+    e.add_argument("--out", required=True, metavar="PATH", help=f"output file ({files}) or directory (the others)")
     e.add_argument("--format", help=f"{', '.join(sorted(fmts))} (default: the --out suffix)")
     e.add_argument("--filter", "--where", dest="filter", metavar="EXPR",
                    help="e.g. \"split == 'train' and label('Effusion') == 'positive'\"")
     e.add_argument("--name", help="dataset name in cards and metadata (default: the manifest's directory name)")
-    e.add_argument("--shard-size", type=int, default=1000, metavar="N", help="rows per shard for hf and webdataset (default 1000)")
+    e.add_argument("--shard-size", type=int, default=1000, metavar="N",
+                   help="rows per shard for hf and webdataset (default 1000)")
     add_common(e, config=False)
     e.set_defaults(func=cmd_export)
 
@@ -186,7 +188,8 @@ def cmd_export(args) -> int:
     if fmt.directory and out.resolve() == src.parent.resolve():
         from manifests.errors import UsageError
 
-        raise UsageError(f"--out '{out}' is the manifest's own directory; give the {fmt.name} export a directory of its own")
+        raise UsageError(f"--out '{out}' is the manifest's own directory; "
+                         f"give the {fmt.name} export a directory of its own")
     ctx = ExportContext(images_root=src.parent, name=args.name or src.parent.resolve().name, meta=read_meta(src),
                         shard_size=args.shard_size)
     table = read_manifest(src)

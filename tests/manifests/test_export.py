@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -20,11 +19,9 @@ from PIL import Image
 from manifests.io import read_manifest, write_manifest
 from manifests.ops.export import ExportContext, export, formats
 from manifests.ops.export._common import safe_key, unsafe_key
-from manifests.schema import from_records, labels_list, primary_labels
+from manifests.schema import from_records, labels_list, primary_labels, record_text
 from tests.manifests.conftest import make_records
-
-#: keys that are hostile to tar member names and webdataset's key.extension split
-ODD_KEYS = {3: "pmc:PMC123/fig.2.a", 4: "wikimedia:File:Chest x-ray (PA).png", 5: "openi:CXR1_1_IM-0001-4001"}
+from tests.manifests.export_cases import build_rich
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -48,29 +45,7 @@ def file_sha(path) -> str:
 @pytest.fixture(scope="module")
 def rich(tmp_path_factory):
     """A 14-row manifest: splits, odd keys, boxes, image identifier boxes, a synthetic row, an error row."""
-    root = tmp_path_factory.mktemp("rich") / "m"
-    root.mkdir()
-    recs = make_records(root, 14, seed=3)
-    for i, r in enumerate(recs):
-        r["split"] = ("train", "train", "val", "test")[i % 4]
-        if i in ODD_KEYS:
-            r["key"] = ODD_KEYS[i]
-            r["source"], r["source_id"] = ODD_KEYS[i].split(":", 1)
-    recs[0].update(boxes=[{"label": "Nodule", "x": 2.0, "y": 3.0, "w": 4.0, "h": 5.0, "label_source": "human",
-                           "annotator": "ann1"}],
-                   phi_flags=[{"where": "image", "kind": "name", "left": 1, "top": 1, "width": 6, "height": 2,
-                               "confidence": 0.91, "redacted": True},
-                              {"where": "text", "kind": "date", "left": None, "top": None, "width": None,
-                               "height": None, "confidence": None, "redacted": True}])
-    recs[1].update(source_url="https://openi.example/1", retrieved_at=datetime(2026, 1, 2, tzinfo=timezone.utc),
-                   license="CC-BY-4.0", license_url="https://creativecommons.org/licenses/by/4.0/",
-                   attribution="Open-i, NLM")
-    recs[6].update(synthetic=True, generator="gan/run1/G_ema.pt", text=None,
-                   labels=labels_list({"Hernia": "positive"}, "synthetic"))
-    recs[7].update(labels=labels_list({"Effusion": "uncertain"}, "ner"))
-    recs[9].update(status="error", error="decode failed: truncated file")
-    path = write_manifest(from_records(recs), root / "manifest.parquet", meta={"split": {"seed": 4, "group_key": "patient_id"}})
-    return path
+    return build_rich(tmp_path_factory.mktemp("rich") / "m")
 
 
 def expected(manifest, *, only_ok=True) -> dict:
@@ -116,7 +91,9 @@ def read_webdataset(out: Path, manifest: Path, tmp_path: Path) -> dict:
     for s in wds.WebDataset(shards, shardshuffle=False, empty_check=False):
         meta = json.loads(s["json"])
         assert s["__key__"] == safe_key(meta["key"]) and unsafe_key(s["__key__"]) == meta["key"]
-        assert set(s) >= {"png", "json"} and ("txt" in s) == bool(meta["text"])
+        assert set(s) >= {"png", "json"} and ("txt" in s) == bool(record_text(meta)[0])
+        if "txt" in s:
+            assert s["txt"].decode() == record_text(meta)[0]
         got[meta["key"]] = {"labels": meta["label_states"], "image": hashlib.sha256(s["png"]).hexdigest()}
     # and the decoding pipeline trainers use
     first = next(iter(wds.WebDataset(shards, shardshuffle=False).decode("pil").to_tuple("png", "json")))
@@ -250,7 +227,8 @@ def test_hf_splits_card_and_synthetic_rows(rich, tmp_path):
     from huggingface_hub import DatasetCard
 
     out = tmp_path / "hf"
-    export(read_manifest(rich), out, "hf", ctx=ExportContext(images_root=rich.parent, name="rich", meta={"split": {"seed": 4}}))
+    export(read_manifest(rich), out, "hf",
+           ctx=ExportContext(images_root=rich.parent, name="rich", meta={"split": {"seed": 4}}))
     got = read_hf(out, rich, tmp_path)
     assert {v["split"] for v in got.values()} == {"train", "validation", "test"}
     assert got[expected(rich)["sample:6"]["row"]["key"]]["synthetic"] is True
@@ -258,10 +236,13 @@ def test_hf_splits_card_and_synthetic_rows(rich, tmp_path):
     data = card.data.to_dict()
     assert data["license"] == ["cc-by-4.0", "cc0-1.0"]
     assert data["size_categories"] == ["n<1K"]
-    assert set(data["task_categories"]) == {"image-classification", "object-detection", "image-to-text", "text-to-image"}
+    assert set(data["task_categories"]) == {"image-classification", "object-detection", "image-to-text",
+                                            "text-to-image"}
     assert [c["split"] for c in data["configs"][0]["data_files"]] == ["train", "validation", "test"]
     assert "1 of 13 rows are generated images" in card.text and "gan/run1/G_ema.pt" in card.text
     assert "image: 1 detection (name 1), 1 redacted" in card.text
+    # the case's splits are by row, not by patient: the card says so instead of trusting the metadata
+    assert "groups are in more than one split** (checked on the exported rows)" in card.text
 
 
 def test_croissant_responsible_ai_fields(rich, tmp_path):
@@ -430,7 +411,8 @@ def test_export_of_a_manifest_with_synthetic_rows(tmp_path, capsys):
                      "labels": labels_list({f: "positive" if f == "Hernia" else "negative" for f in NIH15},
                                            "synthetic", annotator=gid)})
     write_manifest(from_records(recs), syn_dir / "manifest.parquet")
-    rc, _, err = _run(["manifest", "merge", str(real_dir), str(syn_dir), "--out", str(tmp_path / "merged"), "-q"], capsys)
+    rc, _, err = _run(["manifest", "merge", str(real_dir), str(syn_dir), "--out", str(tmp_path / "merged"), "-q"],
+                      capsys)
     assert rc == 0, err
     merged = tmp_path / "merged" / "manifest.parquet"
     syn_keys = {r["key"] for r in recs}
@@ -467,3 +449,24 @@ def test_webdataset_refuses_duplicate_keys(tmp_path):
     with pytest.raises(ManifestError, match="duplicate keys"):
         export(from_records(recs), tmp_path / "w", "webdataset", ctx=ExportContext(images_root=tmp_path))
     assert not (tmp_path / "w").exists()     # refused before any file is written
+
+
+def test_the_text_for_an_image_falls_back_to_its_newest_ok_caption(rich, tmp_path):
+    import datasets
+    import mlcroissant as mlc
+    import webdataset as wds
+
+    table = read_manifest(rich)
+    ctx = ExportContext(images_root=rich.parent)
+    for fmt, name in (("hf", "hf"), ("webdataset", "w"), ("croissant", "cr")):
+        export(table, tmp_path / name, fmt, ctx=ctx)
+    dd = datasets.load_dataset(str(tmp_path / "hf"), cache_dir=str(tmp_path / "cache"))
+    hf = {r["key"]: r for ds in dd.values() for r in ds.select_columns(["key", "text", "image_text"])}
+    assert hf["sample:10"]["text"] is None and hf["sample:10"]["image_text"] == "Frontal chest radiograph."
+    assert hf["sample:2"]["image_text"] == hf["sample:2"]["text"] == "report 2"
+    txt = {json.loads(s["json"])["key"]: s.get("txt") for s in
+           wds.WebDataset(sorted(str(p) for p in (tmp_path / "w").glob("*.tar")), shardshuffle=False)}
+    assert txt["sample:10"] == b"Frontal chest radiograph." and txt["sample:6"] is None   # synthetic: no text
+    recs = {r["records/key"]: r for r in mlc.Dataset(jsonld=str(tmp_path / "cr" / "croissant.json")).records("records")}
+    assert recs[b"sample:10"]["records/image_text"] == b"Frontal chest radiograph."
+    assert json.loads(recs[b"sample:10"]["records/captions"])[1]["captioner"] == "template"

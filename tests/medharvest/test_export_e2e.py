@@ -46,6 +46,7 @@ def test_curated_sample_exports_open_in_their_tools(tmp_path, monkeypatch):
     assert main(["manifest", "export", str(split), "--format", "hf", "--out", str(tmp_path / "hf"), "-q"]) == 0
     dd = datasets.load_dataset(str(tmp_path / "hf"), cache_dir=str(tmp_path / "cache"))
     assert sum(len(d) for d in dd.values()) == 24 and set(dd) <= {"train", "validation", "test"}
+    assert "no group is in two splits (checked on the exported rows)" in (tmp_path / "hf" / "README.md").read_text()
     row = dd["train"][0]
     assert row["image"].size == (128, 128) and row["key"].startswith("sample:") and row["text"]
     stats = json.loads((cur / "stats.json").read_text())

@@ -57,13 +57,20 @@ def write_card(path: Path, kept: list[tuple[str, object]], ctx) -> None:
     header, d = card_header(table, splits, ctx.name)
     body = [f"# {ctx.name}", "",
             f"Image–text records exported by medharvest from a curated manifest: {d['rows']} images.",
-            "Load it with `datasets.load_dataset(\"<this directory>\")`; `image` decodes to a PIL image.", "",
+            "Load it with `datasets.load_dataset(\"<this directory>\")`; `image` decodes to a PIL image,",
+            "`image_text` is the text describing it (the report, else the newest caption), `labels` / `positives`",
+            "the findings, `boxes` the lesion boxes; every other record column keeps its manifest name.", "",
             "## Splits", "", "| split | rows |", "| --- | --- |"]
     body += [f"| {s} | {t.num_rows} |" for s, t in kept if t.num_rows]
-    if ctx.meta.get("split"):
-        sp = ctx.meta["split"]
-        body += ["", f"Patient-grouped split (seed {sp.get('seed')}, group key `{sp.get('group_key')}`): "
-                 "no patient is in two splits."]
+    if len(splits) > 1:
+        from manifests.ops.split import leaks
+
+        sp = ctx.meta.get("split") or {}
+        key = sp.get("group_key") or "patient_id"
+        n = leaks(table, key)
+        made = f"Split by `medharvest manifest split` (seed {sp.get('seed')}, group key `{key}`)" if sp else "Splits"
+        body += ["", f"{made}: " + ("no group is in two splits (checked on the exported rows)." if not n else
+                                    f"**{n} groups are in more than one split** (checked on the exported rows).")]
     body += ["", "## Licences", "", "Each row carries its own `license`, `license_url` and `attribution`; "
              "reuse must follow the row's terms.", "", "| licence | rows | url | attribution |",
              "| --- | --- | --- | --- |"]
@@ -73,7 +80,8 @@ def write_card(path: Path, kept: list[tuple[str, object]], ctx) -> None:
     body += ["", "## Labels", "", "Four states per finding (positive, negative, uncertain, not mentioned); "
              "`labels` lists each with its `label_source`; `positives` takes the most trusted source "
              "(human > dataset > model > ner > synthetic).", "",
-             "Label sources (label entries): " + (", ".join(f"{k} {v}" for k, v in d["label_sources"].items()) or "none"),
+             "Label sources (label entries): "
+             + (", ".join(f"{k} {v}" for k, v in d["label_sources"].items()) or "none"),
              "", "| finding | positive | negative | uncertain |", "| --- | --- | --- | --- |"]
     body += [f"| {_cell(f)} | {s.get('positive', 0)} | {s.get('negative', 0)} | {s.get('uncertain', 0)} |"
              for f, s in d["findings"].items()]

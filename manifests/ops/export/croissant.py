@@ -68,7 +68,8 @@ COLUMNS = (
 #: nested record columns kept as JSON text
 JSON_COLUMNS = (("labels", "every label with its state, label_source and annotator (JSON)"),
                 ("boxes", "lesion boxes {label, x, y, w, h} in image pixels (JSON)"),
-                ("phi_flags", "identifier detections: kind and position only, never the text (JSON)"))
+                ("phi_flags", "identifier detections: kind and position only, never the text (JSON)"),
+                ("captions", "captions added by curate caption, with captioner, model and status (JSON)"))
 
 
 def finding_column(finding: str) -> str:
@@ -88,16 +89,18 @@ def _records_schema(findings: list[str]):
 
     fields = [pa.field("image", pa.binary())] + [SCHEMA.field(c) for c, _, _ in COLUMNS]
     fields += [pa.field(c, pa.string()) for c, _ in JSON_COLUMNS]
+    fields.append(pa.field("image_text", pa.string()))
     fields += [pa.field(finding_column(f), pa.string()) for f in findings]
     return pa.schema(fields)
 
 
 def _record(row: dict, data: bytes, findings: list[str]) -> dict:
-    from manifests.schema import primary_labels
+    from manifests.schema import primary_labels, record_text
 
     states = primary_labels(row["labels"])
     rec = {"image": data, **{c: row[c] for c, _, _ in COLUMNS}}
     rec.update({c: json.dumps(row[c] or [], ensure_ascii=False) for c, _ in JSON_COLUMNS})
+    rec["image_text"] = record_text(row)[0]
     rec.update({finding_column(f): states.get(f, "not_mentioned") for f in findings})
     return rec
 
@@ -142,7 +145,8 @@ def _rai(d: dict) -> dict:
         "rai:dataUseCases": "Training and evaluating medical image classifiers, detectors and image–text models; "
                             "research on data augmentation. Not for clinical decision making.",
         "rai:dataLimitations": f"{synth} Labels mined from reports (label_source = ner) are noisy; uncertain "
-                               "states are kept, not collapsed. Positives per finding (first 8): " + (prev or "none") + ".",
+                               "states are kept, not collapsed. Positives per finding (first 8): "
+                               + (prev or "none") + ".",
         "rai:dataBiases": "Sources, modalities and findings are unevenly represented (counts above and in the "
                           "datasheet); rare findings have few positives; patients may be over-represented by "
                           "several studies (splits group by patient).",
@@ -194,6 +198,8 @@ class CroissantExport(Exporter):
                    "source": {"fileObject": {"@id": RECORDS}, "extract": {"column": "image"}}}]
         fields += [_field(c, t, desc) for c, t, desc in COLUMNS]
         fields += [_field(c, "sc:Text", desc) for c, desc in JSON_COLUMNS]
+        fields.append(_field("image_text", "sc:Text", "the text describing the image: the record's own text, else "
+                             "its newest ok caption"))
         fields += [_field(finding_column(f), "sc:Text", f"state of '{f}': positive | negative | uncertain | "
                           "not_mentioned (most trusted label source)") for f in findings]
         licences = [v["url"] or n for n, v in d["licences"].items()]
@@ -202,7 +208,8 @@ class CroissantExport(Exporter):
             "@type": "sc:Dataset",
             "conformsTo": "http://mlcommons.org/croissant/1.0",
             "name": ctx.name,
-            "description": f"Image–text records exported by medharvest from a curated manifest: {exported.num_rows} images, "
+            "description": "Image–text records exported by medharvest from a curated manifest: "
+                           f"{exported.num_rows} images, "
                            f"{len(findings)} findings with four-state labels, patient-grouped splits.",
             "version": "1.0.0",
             "datePublished": datetime.now(timezone.utc).strftime("%Y-%m-%d"),

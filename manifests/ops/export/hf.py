@@ -7,8 +7,9 @@ Layout (what ``datasets.load_dataset(DIR)`` and the Hub read)::
     DIR/data/<split>-NNNNN.parquet    splits train / validation / test (``_common.split_groups``)
 
 Each row: ``image`` (``{bytes, path}``, the stored PNG's bytes; decoded to PIL by ``datasets``),
-the record's text, labels, boxes, entities and provenance columns, and ``positives`` (the
-positive findings, most trusted label source first). Rows without a readable image are skipped
+the record's columns (text, captions, labels, boxes, entities, provenance, split, synthetic),
+``image_text`` (the record's text, else its newest ``ok`` caption: ``manifests.schema.record_text``)
+and ``positives`` (the positive findings, most trusted label source first). Rows without a readable image are skipped
 and counted. The ``Image`` feature is declared the way ``datasets`` itself writes it, in the
 Parquet schema metadata (``huggingface`` -> ``info.features``), so the files are written with
 pyarrow and ``datasets`` is not a run-time dependency (it pulls in huggingface-hub, httpx, dill,
@@ -46,6 +47,7 @@ def hf_schema(columns):
 
     fields = [pa.field("image", pa.struct([("bytes", pa.binary()), ("path", pa.string())]))]
     fields += [SCHEMA.field(c) for c in columns]
+    fields.append(pa.field("image_text", pa.string()))
     fields.append(pa.field("positives", pa.list_(pa.string())))
     features = {"image": {"_type": "Image"}}
     features.update({f.name: _feature(f.type) for f in fields[1:]})
@@ -60,7 +62,7 @@ class HfExport(Exporter):
 
     def write(self, table, out: Path, ctx: ExportContext) -> dict:
         from manifests.ops.export._hf_card import write_card
-        from manifests.schema import primary_labels
+        from manifests.schema import primary_labels, record_text
 
         columns = [c for c in table.column_names if c not in DROP]
         schema = hf_schema(columns)
@@ -80,6 +82,7 @@ class HfExport(Exporter):
                             continue
                         rec = {c: row[c] for c in columns}
                         rec["image"] = {"bytes": data, "path": Path(row["image_path"]).name}
+                        rec["image_text"] = record_text(row)[0]
                         rec["positives"] = [f for f, s in primary_labels(row["labels"]).items() if s == "positive"]
                         shards.add(rec)
             written[split] = shards.names

@@ -41,7 +41,7 @@ class MonaiExport(Exporter):
             "description": f"medharvest manifest export ({table.num_rows} images)",
             "licence": ", ".join(k for k in counts(table, "license")) if table.num_rows else "",
             "tensorImageSize": "2D",
-            "modality": {str(i): m for i, m in enumerate(counts(table, "modality"))} if table.num_rows else {},
+            "modalities": [m for m in counts(table, "modality")] if table.num_rows else [],
             "labels": {str(i): f for i, f in enumerate(findings)},
         }
         base = out.parent

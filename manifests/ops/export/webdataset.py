@@ -1,6 +1,7 @@
 """``webdataset``: tar shards of ``<key>.<ext>`` image + ``<key>.json`` record (+ ``<key>.txt`` text).
 
-The layout large-scale trainers stream (webdataset, torchdata, img2dataset's output): one directory
+``.txt`` is the text that describes the image: the record's own text, else its newest ``ok``
+caption (``manifests.schema.record_text``). The layout large-scale trainers stream (webdataset, torchdata, img2dataset's output): one directory
 of shards named ``<split>-NNNNNN.tar`` (``train``/``val``/``test``; see ``_common.split_groups``),
 each with at most ``shard_size`` samples, members in manifest order, deterministic tar headers
 (mtime 0, uid/gid 0) so the same manifest gives byte-identical shards.
@@ -19,6 +20,7 @@ import tarfile
 from pathlib import Path
 
 from manifests.ops.export import ExportContext, Exporter
+from manifests.schema import record_text
 from manifests.ops.export._common import ImageSource, image_suffix, json_safe, remove_stale, safe_key, split_groups
 
 SPLIT_NAMES = {"train": "train", "val": "val", "test": "test"}
@@ -72,8 +74,9 @@ class _Shards:
             self._tar = tarfile.open(self._ctx.__enter__(), "w", format=tarfile.PAX_FORMAT)
         _member(self._tar, f"{key}.{image_suffix(row.get('image_path'))}", data)
         _member(self._tar, f"{key}.json", json.dumps(sample_json(row), ensure_ascii=False, sort_keys=True).encode())
-        if row.get("text"):
-            _member(self._tar, f"{key}.txt", row["text"].encode())
+        text, _ = record_text(row)
+        if text:
+            _member(self._tar, f"{key}.txt", text.encode())
         self._n += 1
         if self._n == self.size:
             self.close()
