@@ -232,6 +232,10 @@ def test_hf_splits_card_and_synthetic_rows(rich, tmp_path):
     got = read_hf(out, rich, tmp_path)
     assert {v["split"] for v in got.values()} == {"train", "validation", "test"}
     assert got[expected(rich)["sample:6"]["row"]["key"]]["synthetic"] is True
+    import datasets
+
+    streamed = next(iter(datasets.load_dataset(str(out), split="train", streaming=True)))   # how big sets are read
+    assert streamed["key"] in got and streamed["image"].size == (16, 16)
     card = DatasetCard.load(out / "README.md")
     data = card.data.to_dict()
     assert data["license"] == ["cc-by-4.0", "cc0-1.0"]
