@@ -14,7 +14,8 @@ Labels: a class folder whose name is a finding of the toolkit's vocabulary
 becomes that finding positive, and the other matched classes of the dataset negative
 (``label_source="dataset"``: one class per image, as the layout asserts). A folder name outside the
 vocabulary (``COVID``, ``malignant``) is kept as the dataset's own label in ``meta.dataset_label``
-(every image keeps it there), with no vocabulary label. patient_id: none (the layout has none) —
+(every image keeps it there), with no vocabulary label. An empty (0-byte) image file is an item with
+``status="error"``. patient_id: none (the layout has none) —
 the image's own id, so a patient-grouped split treats every image as its own patient; pass a
 dataset-specific importer when patients matter.
 
@@ -85,6 +86,8 @@ def iter_items(plan: Plan) -> Iterator[RawItem]:
         labels = {f: ("positive" if f == finding else "negative") for f in matched} if finding else {}
         for path in _images(folder):
             sid = path.relative_to(plan.root).as_posix()
+            empty = path.stat().st_size == 0
             yield RawItem(source=SOURCE, source_id=sid, file=str(path), license=LICENSE, patient_id=f"{SOURCE}:{sid}",
                           labels=labels, label_source="dataset" if labels else None, split=split,
-                          meta={"dataset_label": name, "folder": folder.relative_to(plan.root).as_posix()})
+                          meta={"dataset_label": name, "folder": folder.relative_to(plan.root).as_posix()},
+                          status="error" if empty else "ok", error=f"empty image file {sid}" if empty else None)
