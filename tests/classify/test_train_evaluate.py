@@ -19,7 +19,7 @@ def test_training_lowers_the_loss_and_evaluates(toy, tmp_path):
     m = evaluate_classifier(out, toy, tmp_path / "eval")
     assert set(m["per_class"]) == set(s["classes"])
     for v in m["per_class"].values():
-        assert set(v) == {"auroc", "precision", "recall", "f1", "support"} and v["support"] > 0
+        assert set(v) == {"auroc", "precision", "recall", "f1", "support", "scorable"} and v["support"] > 0 and v["scorable"]
     assert len(m["confusion_matrix"]) == 4 and sum(map(sum, m["confusion_matrix"])) == m["n"]
     assert m["macro"]["auroc"] > 0.8            # the toy classes are easy
     assert (tmp_path / "eval" / "roc.png").stat().st_size > 1000
