@@ -37,7 +37,10 @@ def _rows(results: dict[float, dict]) -> list[dict]:
     for r, s in sorted(results.items()):
         bs = s.get("bootstrap") or {}
         cls = s["minority_classes"][0]
-        for arm, mm in s["minority_macro_auroc"].items():
+        from study.arms import names
+
+        for arm in [a for a in names() if a in s["minority_macro_auroc"]]:     # declaration order
+            mm = s["minority_macro_auroc"][arm]
             b = (bs.get("arms") or {}).get(arm, {})
             auc, rec = b.get("minority_macro_auroc", {}), b.get("per_class", {}).get(cls, {}).get("recall", {})
             rows.append({"ratio": r, "kept_train_rows": s.get("kept_train_rows"), "arm": arm,

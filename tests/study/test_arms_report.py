@@ -179,3 +179,27 @@ def test_metrics_absent_class_is_not_scorable_and_silent():
                                    "scorable": False}
     assert m["balanced_accuracy"] == 0.75 and m["per_class"]["b"]["scorable"]
     json.dumps(m)
+
+
+def test_sweep_table_plot_and_ratio_parsing(tmp_path):
+    from bs4 import BeautifulSoup
+
+    from study.sweep import parse_ratios, write_sweep
+
+    assert parse_ratios("0.2,0.01,0.05,0.01") == [0.01, 0.05, 0.2]
+    for bad in ("0,0.5", "1.5", "a,b", ""):
+        with pytest.raises(UsageError, match="--ratios"):
+            parse_ratios(bad)
+    results = {}
+    for r, shift in ((0.01, 0.0), (0.05, 0.1)):
+        per_seed = [{a: _metrics(v + shift, 0.8) for a, v in zip(arms.names(), (0.5, 0.52, 0.48, 0.55, 0.56))}] * 2
+        agg = aggregate(per_seed, classes=CLASSES, minority=["Atelectasis"], arms=arms.names())
+        s = write_report(agg, {"seeds": 2}, tmp_path / f"ratio_{r:g}")
+        results[r] = {**s, "minority_classes": ["Atelectasis"], "kept_train_rows": int(r * 1000)}
+    out = write_sweep(results, "Atelectasis", tmp_path)
+    assert [(row["ratio"], row["arm"]) for row in out["rows"]][:6] == [(0.01, a) for a in arms.names()] + [(0.05, "baseline")]
+    assert out["rows"][3]["auroc_mean"] == 0.55 and out["rows"][8]["auroc_mean"] == 0.65
+    assert (tmp_path / "sweep.png").stat().st_size > 5000 and (tmp_path / "sweep.csv").exists()
+    soup = BeautifulSoup((tmp_path / "sweep.html").read_text(), "html.parser")
+    assert soup.find("img")["src"].startswith("data:image/png;base64,")
+    assert [td.get_text() for td in soup.find_all("tr")[1].find_all("td")][:3] == ["0.01", "10", "baseline"]
