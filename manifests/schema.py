@@ -6,7 +6,9 @@ Nested columns:
 * ``labels``: list of ``{finding, state, label_source, annotator}`` (four states, see
   :mod:`manifests.labels`); findings not listed are ``not_mentioned``.
 * ``entities``: NER spans ``{start, end, text, label, negated, uncertain, section}``.
-* ``boxes``: lesion boxes in image pixels ``{label, x, y, w, h, label_source, annotator}``.
+* ``boxes``: lesion boxes in image pixels ``{label, x, y, w, h, label_source, annotator, polygon}``;
+  ``polygon`` (added in schema 1.1) is the region's outline as a flat ``[x0, y0, x1, y1, ...]`` in the
+  same pixels, null for a plain box. Manifests written before it read back with ``polygon`` null.
 * ``phi_flags``: identifier detections ``{where, kind, left, top, width, height, confidence, redacted}``;
   the identifier text itself is never stored.
 """
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "1.1"
 
 LABEL_TYPE = pa.struct([
     ("finding", pa.string()),
@@ -42,6 +44,7 @@ BOX_TYPE = pa.struct([
     ("h", pa.float32()),
     ("label_source", pa.string()),
     ("annotator", pa.string()),
+    ("polygon", pa.list_(pa.float32())),      # outline x0, y0, x1, y1, ... (None: the box is the region)
 ])
 
 PHI_TYPE = pa.struct([

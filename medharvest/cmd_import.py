@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 #: Shown in --help; the registry itself lives in crawlers.importers (imported when the command runs).
-NAMES = ("chestxray14", "chexpert", "mimic-cxr-jpg", "iu-xray")
+NAMES = ("chestxray14", "chexpert", "mimic-cxr-jpg", "iu-xray", "paip2019")
 
 
 def register(sub) -> None:
