@@ -21,6 +21,7 @@ SOURCES: dict[str, str] = {
     "medpix": "crawlers.medpix",
     "wikimedia": "crawlers.wikimedia",
     "pmc": "crawlers.pmc",
+    "web": "crawlers.web",
 }
 
 

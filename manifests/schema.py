@@ -104,7 +104,7 @@ SPLITS = ("train", "val", "test")
 TEXT_KINDS = ("report", "caption", "description", "ocr", "")
 
 #: Sources that are web crawls: their records must carry provenance (licence, URL, time).
-WEB_SOURCES = frozenset({"physionet", "gdc", "openi", "medpix", "openneuro", "wikimedia", "pmc"})
+WEB_SOURCES = frozenset({"physionet", "gdc", "openi", "medpix", "openneuro", "wikimedia", "pmc", "web"})
 PROVENANCE_COLUMNS = ("source_url", "retrieved_at", "license", "license_url")
 
 _LIST_COLUMNS = {n for n, t, _ in FIELDS if pa.types.is_list(t)}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 
 import scrapy
 from scrapy.exceptions import CloseSpider
@@ -44,6 +45,9 @@ class SourceSpider(scrapy.Spider):
         self.done_ids = set(done_ids or ())
         self.emitted = 0
         self.fatal_message: str | None = None
+        #: Counts a spider keeps about its own work (pages fetched, robots.txt refusals ...);
+        #: the pipeline adds them to ``stats.json`` under ``run``.
+        self.run_stats: Counter = Counter()
 
     # -- helpers for subclasses ------------------------------------------------------------
     @property
@@ -63,6 +67,12 @@ class SourceSpider(scrapy.Spider):
         """``raise self.fatal("...")``: stop the crawl; the CLI exits 1 with ``message``."""
         self.fatal_message = message
         return SourceFatal(message)
+
+    @classmethod
+    def scrapy_settings(cls, options: dict) -> dict:
+        """Scrapy settings this run's ``options`` call for (e.g. per-host limits); they override the
+        engine's defaults, on loopback too. Called by the engine before the crawl starts."""
+        return {}
 
     def downloader_kwargs(self) -> dict:
         """Extra :class:`~crawlers.engine.download.Downloader` arguments (auth, headers, error_hint)."""
