@@ -12,7 +12,7 @@ Public API
   ``SourceSpider`` base class and the Scrapy runner/pipeline every source uses (see its docstring).
 - One module per source, each a Scrapy spider whose module docstring is the datasheet:
   ``physionet``, ``gdc``, ``openneuro``, ``openi``, ``medpix`` (+ ``browser``: Selenium middleware),
-  ``wikimedia``, ``pmc``.
+  ``wikimedia``, ``pmc``, ``web`` (any website's figures; page parsing in :mod:`crawlers.webfigures`).
 - :mod:`crawlers.importers` — importers for local datasets; :mod:`crawlers.sample` — the synthetic
   sample dataset generator.
 

@@ -147,6 +147,7 @@ def test_crawl_keeps_licensed_content_images_and_says_why_for_the_rest(tmp_path)
     s = stats(tmp_path, "web")
     assert s["status"] == {"ok": 3, "skipped": len(items) - 3} and s["run"]["robots_forbidden"] == 2
     assert s["run"]["pages"] == 4                               # index, pneumonia, wiki, nolicence
+    assert "requests_failed" not in s["run"]                    # the off-site partner link was never requested
 
     # a re-run resumes: kept images are neither fetched nor written again
     with ReplayServer() as srv2:
