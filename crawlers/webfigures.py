@@ -100,10 +100,12 @@ def largest(cands: list[tuple[str, float, str]]) -> str | None:
     return None
 
 
-def _licence_of(sel: Selector, base: str) -> tuple[str | None, str | None, str | None]:
+def _licence_of(sel: Selector, base: str, *, page: bool = False) -> tuple[str | None, str | None, str | None]:
+    """(licence, url, how) of a page (links inside a ``<figure>`` are the figure's, not the page's) or a figure."""
+    own = "[not(ancestor::figure)]" if page else ""
     for how, hrefs in (("rel=license", sel.xpath(".//*[self::a or self::link][contains(concat(' ', normalize-space(@rel), ' '), "
-                                                 "' license ')]/@href").getall()),
-                       ("cc-link", sel.xpath(".//a[contains(@href, 'creativecommons.org/')]/@href").getall())):
+                                                 f"' license ')]{own}/@href").getall()),
+                       ("cc-link", sel.xpath(f".//a[contains(@href, 'creativecommons.org/')]{own}/@href").getall())):
         for href in hrefs:
             url = urljoin(base, href.strip())
             name = licences.normalise(url)
@@ -169,7 +171,7 @@ def parse_page(body: bytes | str, url: str, *, content_css: str | None = None, c
     text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body
     sel = Selector(text=text)
     base = urljoin(url, (sel.xpath("//base/@href").get() or "").strip())
-    page_lic, page_lic_url, how = _licence_of(sel, base)
+    page_lic, page_lic_url, how = _licence_of(sel, base, page=True)
     figures: list[Figure] = []
     seen: set[str] = set()
     for scope in _scopes(sel, content_css, content_xpath):

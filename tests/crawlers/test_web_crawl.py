@@ -50,6 +50,7 @@ IMAGES = {
     "/health/images/spacer.gif": png(1, 1, 11),
     "/health/images/round-pneumonia.png": png(256, 256, 12),
     "/health/images/tb-cavity.png": png(256, 256, 13),
+    "/health/images/tb-miliary.png": png(300, 300, 18),
     "/health/images/deep-case.png": png(256, 256, 14),
     WIKI + "250px-Chest_Xray_PA_3-8-2010.png": png(250, 250, 15),
     WIKI + "500px-Chest_Xray_PA_3-8-2010.png": png(500, 500, 16),
@@ -59,6 +60,7 @@ PAGES = {"/health/index.html": "index.html", "/health/pneumonia.html": "pneumoni
          "/health/nolicence.html": "nolicence.html", "/health/deep.html": "deep.html",
          "/wiki/Chest_radiograph": "wiki.html", "/private/records.html": "nolicence.html"}
 OK = {"127.0.0.1/health/images/cxr-rll-pneumonia.png", "127.0.0.1/health/images/ct-effusion-1200.png",
+      "127.0.0.1/health/images/tb-miliary.png",
       "127.0.0.1" + WIKI + "500px-Chest_Xray_PA_3-8-2010.png"}
 
 
@@ -113,7 +115,7 @@ def test_crawl_keeps_licensed_content_images_and_says_why_for_the_rest(tmp_path)
         fetched = {p for p in IMAGES if srv.hits[p]}
         assert fetched == {"/health/images/cxr-rll-pneumonia.png", "/health/images/ct-effusion-1200.png",
                            WIKI + "500px-Chest_Xray_PA_3-8-2010.png", "/health/images/cxr-rll-copy.png",
-                           "/health/images/mri-thumb.png"}
+                           "/health/images/mri-thumb.png", "/health/images/tb-miliary.png"}
         assert srv.hits["/private/records.html"] == 0 and srv.hits["/private/patient-photo.jpg"] == 0   # robots.txt
         assert srv.hits["/health/deep.html"] == 0                  # depth 1: linked from a depth-1 page
         assert srv.hits["/health/pneumonia.html"] == 1             # in the sitemap and linked: fetched once
@@ -130,6 +132,8 @@ def test_crawl_keeps_licensed_content_images_and_says_why_for_the_rest(tmp_path)
     assert cxr.attribution == "Pneumonia imaging | Example Health Institute (127.0.0.1)"
     ct = items["127.0.0.1/health/images/ct-effusion-1200.png"]
     assert ct.text_kind == "description" and ct.text.startswith("Axial CT")
+    tb = items["127.0.0.1/health/images/tb-miliary.png"]           # its own licence on a page without one
+    assert tb.license == "CC0-1.0" and tb.meta["licence_from"] == "figure"
     wiki = items["127.0.0.1" + WIKI + "500px-Chest_Xray_PA_3-8-2010.png"]
     assert wiki.license == "CC-BY-SA-3.0" and wiki.meta["licence_from"] == "commons"   # the file's, not the page's
     assert wiki.attribution.startswith("Stillwaterising") and wiki.text == "A normal posteroanterior (PA) chest radiograph."
@@ -145,7 +149,7 @@ def test_crawl_keeps_licensed_content_images_and_says_why_for_the_rest(tmp_path)
         "/upload/wikipedia/en/thumb/5/5f/Radiology_Journal_cover_2019.jpg/220px-Radiology_Journal_cover_2019.jpg")
     assert all(it.status in ("ok", "skipped") for it in items.values())
     s = stats(tmp_path, "web")
-    assert s["status"] == {"ok": 3, "skipped": len(items) - 3} and s["run"]["robots_forbidden"] == 2
+    assert s["status"] == {"ok": 4, "skipped": len(items) - 4} and s["run"]["robots_forbidden"] == 2
     assert s["run"]["pages"] == 4                               # index, pneumonia, wiki, nolicence
     assert "requests_failed" not in s["run"]                    # the off-site partner link was never requested
 
@@ -156,7 +160,7 @@ def test_crawl_keeps_licensed_content_images_and_says_why_for_the_rest(tmp_path)
         assert proc.returncode == 0, proc.stderr[-2000:]
         assert not any(srv2.hits[p] for p in ("/health/images/cxr-rll-pneumonia.png", WIKI + "500px-Chest_Xray_PA_3-8-2010.png"))
     s2 = stats(tmp_path, "web")
-    assert s2["status"]["ok"] == 3 and s2["run"]["skipped_done"] == 3
+    assert s2["status"]["ok"] == 4 and s2["run"]["skipped_done"] == 4
 
     from curation.pipeline import CurateConfig, curate_run
     from manifests.io import read_manifest

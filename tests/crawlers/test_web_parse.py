@@ -66,3 +66,14 @@ def test_srcset_sitemap_and_hints():
                       follow_xpath="//nav")
     assert all("/static/" not in f.image_url for f in page.figures) and len(page.figures) == 4
     assert f"{SITE}/health/pneumonia.html" in page.links and f"{SITE}/health/print.html" not in page.links
+
+
+def test_query_keeps_only_figures_that_mention_it():
+    from crawlers.web import Spider
+
+    page, figs = figures("index.html", f"{SITE}/health/index.html")
+    spider = Spider(query="Pleural Effusion", options={"start_urls": ["/health/index.html"]})
+    ct = figs["/health/images/ct-effusion-1200.png"]
+    cxr = figs["/health/images/cxr-rll-pneumonia.png"]
+    assert spider._plan(ct.image_url, [(ct, page)])["status"] == "pending"
+    assert "do not mention 'Pleural Effusion'" in spider._plan(cxr.image_url, [(cxr, page)])["error"]
