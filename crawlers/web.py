@@ -101,6 +101,7 @@ class Spider(SourceSpider):
     """Options: see the module docstring (``start_urls``, ``sitemap``, ``depth``, hints, limits)."""
 
     name = SOURCE
+    option_names = tuple(sorted(OPTIONS - {"verify"}))
     default_base_url = ""
     robots_txt = True
     metadata_delay = 1.0

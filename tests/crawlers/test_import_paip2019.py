@@ -66,7 +66,11 @@ def write_mask(path, polys, size=(W, H), holes=()):
 
 @pytest.fixture
 def paip_root(tmp_path, shared):
-    svs = shared("data", "histology_wsi_small", "small_HE.svs")
+    return make_layout(tmp_path, shared("data", "histology_wsi_small", "small_HE.svs"))
+
+
+def make_layout(tmp_path, svs):
+    """The challenge layout with one good case and four bad ones (the slide is ``svs``, linked)."""
     root = tmp_path / "PAIP2019"
     folder = root / "Training_phase_1" / "Training_phase_1_001"
     folder.mkdir(parents=True)
