@@ -57,7 +57,10 @@ import io
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import scrapy
+from scrapy import exceptions as scrapy_exc
 from scrapy.exceptions import IgnoreRequest
+from twisted.internet import error as twisted_error
+from twisted.web.client import ResponseFailed, ResponseNeverReceived
 
 from crawlers import licences, wikimedia
 from crawlers.engine.integrity import safe_name, sniff
@@ -72,6 +75,11 @@ INT_OPTIONS = {"depth": 1, "max_pages": 200, "min_side": 100, "min_bytes": 2048,
                "max_bytes": 20 << 20, "per_host": None}
 STR_OPTIONS = ("sitemap", "content_css", "content_xpath", "follow_css", "follow_xpath", "licences", "commons_base_url")
 OPTIONS = frozenset({"start_urls", "allowed_domains", "delay", "host_limits", "verify", *INT_OPTIONS, *STR_OPTIONS})
+#: What a download can fail with once the retries are spent (Scrapy's own wrappers and Twisted's).
+NETWORK_ERRORS = (scrapy_exc.DownloadConnectionRefusedError, scrapy_exc.CannotResolveHostError,
+                  scrapy_exc.DownloadTimeoutError, scrapy_exc.DownloadCancelledError, scrapy_exc.DownloadFailedError,
+                  scrapy_exc.ResponseDataLossError, twisted_error.ConnectError, twisted_error.ConnectionLost,
+                  twisted_error.TimeoutError, ResponseFailed, ResponseNeverReceived, OSError, TimeoutError)
 BATCH = 8               # pages / images awaited together (the downloader's per-host limits still apply)
 
 
@@ -184,8 +192,8 @@ class Spider(SourceSpider):
             self.run_stats["robots_forbidden" if "robots" in str(err) else "requests_ignored"] += 1
             self.refused.add(url)
             return None
-        except Exception as err:  # noqa: BLE001 -- Twisted network errors (after the retries) have no common base
-            self.logger.warning("%s: %s", url, err)
+        except NETWORK_ERRORS as err:       # after the retry middleware gave up
+            self.logger.warning("%s: %s: %s", url, type(err).__name__, err)
             self.run_stats["requests_failed"] += 1
             return None
         if resp.status >= 400:

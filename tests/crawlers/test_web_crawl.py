@@ -185,6 +185,17 @@ def test_per_host_limit_holds_on_loopback(tmp_path):
     assert runs["one"] == 1 and runs["default"] >= 2, runs
 
 
+def test_unreachable_site_is_counted_not_fatal(tmp_path):
+    import socket
+
+    with socket.socket() as sock:          # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    s = crawl("web", tmp_path, base_url=f"http://127.0.0.1:{port}", options={"start_urls": ["/index.html"]},
+              scrapy_settings={"RETRY_TIMES": 1})
+    assert s["items"] == 0 and s["run"]["requests_failed"] == 1 and s["run"]["pages"] == 0
+
+
 @pytest.mark.parametrize("options,message", [
     ({}, "needs at least one --start-url"),
     ({"start_urls": ["/a"], "dpeth": 2}, "unknown web option 'dpeth'; did you mean 'depth'"),
