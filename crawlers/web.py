@@ -220,7 +220,7 @@ class Spider(SourceSpider):
             nxt = []
             for i in range(0, len(todo), BATCH):
                 chunk = todo[i:i + BATCH]
-                for (url, depth), resp in zip(chunk, await asyncio.gather(*(self._get(u) for u, _ in chunk))):
+                for (_url, depth), resp in zip(chunk, await asyncio.gather(*(self._get(u) for u, _ in chunk))):
                     page = self._page(resp)
                     if page is None:
                         continue
@@ -329,7 +329,7 @@ class Spider(SourceSpider):
         for i in range(0, len(titles), wikimedia.TITLES_PER_REQUEST):
             batch = titles[i:i + wikimedia.TITLES_PER_REQUEST]
             url = wikimedia.api_url(base, wikimedia.imageinfo_params(batch))
-            for attempt in range(wikimedia.MAX_LAG_RETRIES):
+            for _attempt in range(wikimedia.MAX_LAG_RETRIES):
                 resp = await self._get(url, dont_obey_robotstxt=True)   # the API follows API etiquette (maxlag)
                 if resp is None or resp.status >= 400:
                     break
