@@ -16,7 +16,8 @@ Configuration (``medharvest crawl web --start-url URL [--sitemap URL] --option K
     included) limits which links are followed, not where images may live; ``depth`` (default 1:
     the start pages and the pages they link to); ``max_pages`` (default 200); CSS/XPath hints:
     ``content_css`` / ``content_xpath`` (where figures are taken, e.g. ``main article``),
-    ``follow_css`` / ``follow_xpath`` (which links are followed). ``--query`` keeps only figures
+    ``follow_css`` / ``follow_xpath`` (which links are followed), ``caption_css`` (caption elements
+    for images without ``<figcaption>``; default: MediaWiki, WordPress and common CMS classes). ``--query`` keeps only figures
     whose caption, alt, paragraph or page title contain every query word. With ``--base-url`` (a
     mirror, a replay server) start URLs that are paths are resolved against it and absolute ones
     rebased onto it. ``commons_base_url`` is where Commons file licences are looked up.
@@ -65,7 +66,7 @@ from twisted.web.client import ResponseFailed, ResponseNeverReceived
 from crawlers import licences, wikimedia
 from crawlers.engine.integrity import safe_name, sniff
 from crawlers.engine.spider import SourceSpider
-from crawlers.webfigures import Figure, Page, decoration, parse_page, parse_sitemap
+from crawlers.webfigures import CAPTION_CSS, Figure, Page, decoration, parse_page, parse_sitemap
 from manifests.errors import UsageError
 from manifests.raw import RawStore
 from manifests.registry import did_you_mean
@@ -73,7 +74,8 @@ from manifests.registry import did_you_mean
 SOURCE = "web"
 INT_OPTIONS = {"depth": 1, "max_pages": 200, "min_side": 100, "min_bytes": 2048, "repeat_pages": 2,
                "max_bytes": 20 << 20, "per_host": None}
-STR_OPTIONS = ("sitemap", "content_css", "content_xpath", "follow_css", "follow_xpath", "licences", "commons_base_url")
+STR_OPTIONS = ("sitemap", "content_css", "content_xpath", "follow_css", "follow_xpath", "caption_css", "licences",
+               "commons_base_url")
 OPTIONS = frozenset({"start_urls", "allowed_domains", "delay", "host_limits", "verify", *INT_OPTIONS, *STR_OPTIONS})
 #: What a download can fail with once the retries are spent (Scrapy's own wrappers and Twisted's).
 NETWORK_ERRORS = (scrapy_exc.DownloadConnectionRefusedError, scrapy_exc.CannotResolveHostError,
@@ -134,7 +136,7 @@ class Spider(SourceSpider):
         from parsel import Selector
 
         probe = Selector(text="<html><body></body></html>")
-        for key in ("content_css", "follow_css", "content_xpath", "follow_xpath"):
+        for key in ("content_css", "follow_css", "caption_css", "content_xpath", "follow_xpath"):
             if options.get(key):
                 try:
                     (probe.css if key.endswith("css") else probe.xpath)(options[key])
@@ -239,7 +241,8 @@ class Spider(SourceSpider):
             return None
         o = self.options
         return parse_page(resp.body, resp.url, content_css=o.get("content_css"), content_xpath=o.get("content_xpath"),
-                          follow_css=o.get("follow_css"), follow_xpath=o.get("follow_xpath"))
+                          follow_css=o.get("follow_css"), follow_xpath=o.get("follow_xpath"),
+                          caption_css=o.get("caption_css", CAPTION_CSS))
 
     async def _sitemap(self, url: str, nesting: int = 0) -> list[str]:
         resp = await self._get(url)

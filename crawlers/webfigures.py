@@ -6,7 +6,8 @@ Pure functions (bytes in, dataclasses out) used by the ``web`` source; tested wi
   densities; ``<picture><source srcset>`` too), else a lazy-loading attribute (``data-src``,
   ``data-lazy-src``, ``data-original``, ``data-full-src``), else ``src``; resolved against
   ``<base href>`` and the page URL; ``data:`` placeholders are never the image.
-* Text: ``<figcaption>`` of the enclosing ``<figure>`` (HTML stripped), the ``alt`` text, and the
+* Text: ``<figcaption>`` of the enclosing ``<figure>`` (HTML stripped; else a caption-class element
+  beside the image, :data:`CAPTION_CSS`, e.g. Wikipedia infoboxes, WordPress), the ``alt`` text, and the
   nearest paragraph (the ``<p>`` holding the image, else the one before the figure, else after).
 * Licence: a ``rel="license"`` link or anchor (a figure's own one wins over the page's), else a
   Creative Commons licence link anywhere on the page; normalised with :mod:`crawlers.licences`.
@@ -29,6 +30,8 @@ from parsel import Selector
 from crawlers import licences
 from crawlers.webtext import html_text
 
+#: Caption elements of common page builders, used when an image has no ``<figcaption>``.
+CAPTION_CSS = ".thumbcaption, .infobox-caption, .wp-caption-text, .gallerytext, .image-caption, .caption"
 LAZY_ATTRS = ("data-src", "data-lazy-src", "data-original", "data-full-src", "data-lazy")
 SRCSET_ATTRS = ("srcset", "data-srcset", "data-lazy-srcset")
 #: Words that mark site chrome in an image's file name, class or id.
@@ -165,8 +168,28 @@ def _scopes(sel: Selector, css: str | None, xpath: str | None) -> list[Selector]
     return [sel]
 
 
+def _caption(img: Selector, fig: Selector | None, caption_css: str) -> str:
+    """The ``<figcaption>``, else a caption-class element beside the image in a container (up to three
+    levels up) that holds no other image: MediaWiki's ``thumbcaption`` / ``infobox-caption``,
+    WordPress's ``wp-caption-text`` ... (``caption_css``)."""
+    if fig is not None:
+        cap = fig.xpath(".//figcaption")
+        if cap:
+            return html_text(cap[0].get())
+    if not caption_css:
+        return ""
+    for anc in reversed(img.xpath("ancestor::*[position() <= 3]")):        # nearest container first
+        if len(anc.xpath(".//img")) > 1:
+            return ""
+        hit = anc.css(caption_css)
+        if hit:
+            return html_text(hit[0].get())
+    return ""
+
+
 def parse_page(body: bytes | str, url: str, *, content_css: str | None = None, content_xpath: str | None = None,
-               follow_css: str | None = None, follow_xpath: str | None = None) -> Page:
+               follow_css: str | None = None, follow_xpath: str | None = None,
+               caption_css: str = CAPTION_CSS) -> Page:
     """Figures (inside the content scope), links (inside the follow scope) and licence of one page."""
     text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body
     sel = Selector(text=text)
@@ -182,14 +205,13 @@ def parse_page(body: bytes | str, url: str, *, content_css: str | None = None, c
             seen.add(image_url)
             fig_hit = img.xpath("ancestor::figure[1]")
             fig = fig_hit[0] if fig_hit else None
-            cap = fig.xpath(".//figcaption") if fig is not None else []
             lic, lic_url, _ = _licence_of(fig, base) if fig is not None else (None, None, None)
             link = img.xpath("ancestor::a[1]")
             hints = " ".join(filter(None, [img.attrib.get("class"), img.attrib.get("id"),
                                            link[0].attrib.get("class") if link else None]))
             figures.append(Figure(
                 page_url=url, image_url=image_url, alt=" ".join((img.attrib.get("alt") or "").split()),
-                caption=html_text(cap[0].get()) if cap else "", context=_context(img, fig),
+                caption=_caption(img, fig, caption_css), context=_context(img, fig),
                 width=_int(img.attrib.get("width")), height=_int(img.attrib.get("height")),
                 role=(img.attrib.get("role") or "").strip().lower(),
                 aria_hidden=(img.attrib.get("aria-hidden") or "").strip().lower() == "true",

@@ -77,3 +77,19 @@ def test_query_keeps_only_figures_that_mention_it():
     cxr = figs["/health/images/cxr-rll-pneumonia.png"]
     assert spider._plan(ct.image_url, [(ct, page)])["status"] == "pending"
     assert "do not mention 'Pleural Effusion'" in spider._plan(cxr.image_url, [(cxr, page)])["error"]
+
+
+def test_captions_without_figcaption_wordpress_and_infobox():
+    html = """<html><body>
+    <div id="attachment_7" class="wp-caption aligncenter"><img src="/wp/uploads/2024/cxr.jpg" alt="" width="600">
+      <p class="wp-caption-text">Chest radiograph: left upper lobe collapse.</p></div>
+    <table class="infobox"><tr><td class="infobox-image"><span typeof="mw:File/Frameless">
+      <a href="/wiki/File:Lung_CT.png" class="mw-file-description"><img alt="" src="/upload/lung.png"></a></span>
+      <div class="infobox-caption">CT of normal lungs</div></td></tr></table>
+    <div class="gallery"><img src="/g/a.png" alt="a"><img src="/g/b.png" alt="b"><p class="caption">Two images</p></div>
+    </body></html>"""
+    page = parse_page(html, "https://site.example/post")
+    caps = {f.image_url.rsplit("/", 1)[-1]: f.caption for f in page.figures}
+    assert caps["cxr.jpg"] == "Chest radiograph: left upper lobe collapse." and caps["lung.png"] == "CT of normal lungs"
+    assert caps["a.png"] == "" and caps["b.png"] == ""        # a caption shared by two images belongs to neither
+    assert parse_page(html, "https://site.example/post", caption_css="").figures[0].caption == ""
