@@ -64,9 +64,10 @@ from twisted.internet import error as twisted_error
 from twisted.web.client import ResponseFailed, ResponseNeverReceived
 
 from crawlers import licences, wikimedia
-from crawlers.engine.integrity import safe_name, sniff
+from crawlers.engine.integrity import sniff
 from crawlers.engine.spider import SourceSpider
-from crawlers.webfigures import CAPTION_CSS, Figure, Page, decoration, parse_page, parse_sitemap
+from crawlers.webfigures import (CAPTION_CSS, Figure, Page, commons_key, decoration, file_path, listify, parse_page,
+                                 parse_sitemap, source_id)
 from manifests.errors import UsageError
 from manifests.raw import RawStore
 from manifests.registry import did_you_mean
@@ -85,28 +86,6 @@ NETWORK_ERRORS = (scrapy_exc.DownloadConnectionRefusedError, scrapy_exc.CannotRe
 BATCH = 8               # pages / images awaited together (the downloader's per-host limits still apply)
 
 
-def _listify(v) -> list[str]:
-    if v is None:
-        return []
-    return [s.strip() for s in (v.split(",") if isinstance(v, str) else v) if str(s).strip()]
-
-
-def source_id(image_url: str) -> str:
-    u = urlsplit(image_url)
-    return (u.hostname or "") + u.path + (f"?{u.query}" if u.query else "")
-
-
-def file_path(image_url: str) -> str:
-    u = urlsplit(image_url)
-    digest = hashlib.sha1(image_url.encode()).hexdigest()[:10]
-    return f"{safe_name(u.netloc, fallback='host')}/{digest}_{safe_name(u.path.rsplit('/', 1)[-1], fallback='image')}"
-
-
-def _commons_key(title: str) -> str:
-    name = title.split(":", 1)[-1].replace("_", " ").strip()
-    return name[:1].upper() + name[1:]
-
-
 class Spider(SourceSpider):
     """Options: see the module docstring (``start_urls``, ``sitemap``, ``depth``, hints, limits)."""
 
@@ -121,7 +100,7 @@ class Spider(SourceSpider):
         for key in options:
             if key not in OPTIONS:
                 raise UsageError(f"unknown web option '{key}'{did_you_mean(key, sorted(OPTIONS))}")
-        if not _listify(options.get("start_urls")) and not options.get("sitemap"):
+        if not listify(options.get("start_urls")) and not options.get("sitemap"):
             raise UsageError("web needs at least one --start-url URL or --sitemap URL")
         for key in INT_OPTIONS:
             if options.get(key) is not None and (not str(options[key]).isdigit()):
@@ -205,10 +184,10 @@ class Spider(SourceSpider):
 
     # -- phase 1: pages --------------------------------------------------------------------------
     async def _pages(self) -> list[Page]:
-        level = [(self._resolve(u), 0) for u in _listify(self.options.get("start_urls"))]
+        level = [(self._resolve(u), 0) for u in listify(self.options.get("start_urls"))]
         if self.options.get("sitemap"):
             level += [(u, 0) for u in await self._sitemap(self._resolve(self.options["sitemap"]))]
-        self.domains = {d.lower() for d in _listify(self.options.get("allowed_domains"))} or {
+        self.domains = {d.lower() for d in listify(self.options.get("allowed_domains"))} or {
             (urlsplit(u).hostname or "").lower() for u, _ in level}
         max_depth, max_pages = self._opt("depth"), self._opt("max_pages")
         seen: set[str] = set()
@@ -339,7 +318,7 @@ class Spider(SourceSpider):
                 try:
                     for raw in wikimedia.parse_imageinfo(resp.body, families=self.families,
                                                          retry_after=(resp.headers.get(b"Retry-After") or b"").decode()):
-                        found[_commons_key(raw.source_id)] = raw
+                        found[commons_key(raw.source_id)] = raw
                     break
                 except wikimedia.Maxlag as err:
                     await asyncio.sleep(min(err.retry_after, 30.0))
@@ -348,7 +327,7 @@ class Spider(SourceSpider):
                     break
         self.run_stats["commons_lookups"] += len(titles)
         for p in plans:
-            raw = found.get(_commons_key(p["fig"].commons_title))
+            raw = found.get(commons_key(p["fig"].commons_title))
             if raw is None or raw.status == "error":
                 p.update(status="skipped", error=f"no Commons licence for {p['fig'].commons_title} "
                                                  "(not a Commons file, or the lookup failed): not downloaded")

@@ -22,12 +22,14 @@ Pure functions (bytes in, dataclasses out) used by the ``web`` source; tested wi
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import re
 from urllib.parse import unquote, urldefrag, urljoin, urlsplit
 
 from parsel import Selector
 
 from crawlers import licences
+from crawlers.engine.integrity import safe_name
 from crawlers.webtext import html_text
 
 #: Caption elements of common page builders, used when an image has no ``<figcaption>``.
@@ -263,3 +265,29 @@ def parse_sitemap(body: bytes) -> tuple[list[str], list[str]]:
     sm = Sitemap(body)
     locs = [e["loc"].strip() for e in sm if e.get("loc")]
     return (locs, []) if sm.type != "sitemapindex" else ([], locs)
+
+
+def listify(v) -> list[str]:
+    """An option given as a list or a comma-separated string -> list of non-empty strings."""
+    if v is None:
+        return []
+    return [s.strip() for s in (v.split(",") if isinstance(v, str) else v) if str(s).strip()]
+
+
+def source_id(image_url: str) -> str:
+    """The web source's item id: the image URL without scheme and port (``host/path?query``)."""
+    u = urlsplit(image_url)
+    return (u.hostname or "") + u.path + (f"?{u.query}" if u.query else "")
+
+
+def file_path(image_url: str) -> str:
+    """Where the image goes under ``files/``: ``<host>/<sha1 of the URL, 10 hex>_<file name>``."""
+    u = urlsplit(image_url)
+    digest = hashlib.sha1(image_url.encode()).hexdigest()[:10]
+    return f"{safe_name(u.netloc, fallback='host')}/{digest}_{safe_name(u.path.rsplit('/', 1)[-1], fallback='image')}"
+
+
+def commons_key(title: str) -> str:
+    """A Commons file title as the API normalises it (no namespace, spaces, first letter upper)."""
+    name = title.split(":", 1)[-1].replace("_", " ").strip()
+    return name[:1].upper() + name[1:]
