@@ -66,7 +66,7 @@ OK = {"127.0.0.1/health/images/cxr-rll-pneumonia.png", "127.0.0.1/health/images/
 
 def site(srv: ReplayServer, delay: float = 0.0) -> dict:
     """Serve the site; pages and images count how many requests were in flight at once."""
-    load = {"now": 0, "max": 0, "api": []}
+    load = {"now": 0, "max": 0, "api": [], "starts": []}
     lock = threading.Lock()
 
     def tracked(body: bytes, ctype: str):
@@ -74,6 +74,7 @@ def site(srv: ReplayServer, delay: float = 0.0) -> dict:
             with lock:
                 load["now"] += 1
                 load["max"] = max(load["max"], load["now"])
+                load["starts"].append(time.monotonic())
             time.sleep(delay)
             with lock:
                 load["now"] -= 1
@@ -175,14 +176,18 @@ def test_crawl_keeps_licensed_content_images_and_says_why_for_the_rest(tmp_path)
 
 @pytest.mark.slow
 def test_per_host_limit_holds_on_loopback(tmp_path):
-    runs = {}
-    for name, options in (("default", {}), ("one", {"per_host": 1})):
+    runs, gaps = {}, {}
+    for name, service, options in (("default", 0.15, {}), ("one", 0.02, {"per_host": 1, "delay": 0.4})):
         with ReplayServer() as srv:
-            load = site(srv, delay=0.15)
+            load = site(srv, delay=service)
             crawl("web", tmp_path / name, base_url=srv.url(), options={
                 "start_urls": ["/health/index.html"], "sitemap": "/sitemap.xml", "commons_base_url": srv.url(), **options})
             runs[name] = load["max"]
+            starts = sorted(load["starts"])
+            gaps[name] = min(b - a for a, b in zip(starts, starts[1:]))
     assert runs["one"] == 1 and runs["default"] >= 2, runs
+    # one at a time, and the delay between request starts (0.4 s times Scrapy's 0.5..1.5 jitter) >> 0.02 s service
+    assert gaps["one"] >= 0.4 * 0.5 - 0.02 and gaps["default"] < 0.1, gaps
 
 
 def test_unreachable_site_is_counted_not_fatal(tmp_path):
