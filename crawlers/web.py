@@ -219,7 +219,8 @@ class Spider(SourceSpider):
         if "html" not in ctype:
             return None
         o = self.options
-        return parse_page(resp.body, resp.url, content_css=o.get("content_css"), content_xpath=o.get("content_xpath"),
+        body = resp.text if isinstance(resp, scrapy.http.TextResponse) else resp.body   # declared charset honoured
+        return parse_page(body, resp.url, content_css=o.get("content_css"), content_xpath=o.get("content_xpath"),
                           follow_css=o.get("follow_css"), follow_xpath=o.get("follow_xpath"),
                           caption_css=o.get("caption_css", CAPTION_CSS))
 
