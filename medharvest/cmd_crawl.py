@@ -25,7 +25,8 @@ def register(sub) -> None:
                     "Re-running the same command resumes: finished items are verified and skipped, partial "
                     "files continue with HTTP Range. Credentials come from the environment or ~/.netrc only: "
                     "PHYSIONET_USERNAME/PHYSIONET_PASSWORD (or a physionet.org netrc entry), GDC_TOKEN or "
-                    "GDC_TOKEN_FILE, NCBI_API_KEY.")
+                    "GDC_TOKEN_FILE, NCBI_API_KEY. Your contact for the User-Agent: --contact or MEDHARVEST_CONTACT "
+                    "(wikimedia requires it).")
     p.add_argument("source", nargs="?", metavar="SOURCE", help="source name (see --list)")
     p.add_argument("--list", action="store_true", help="list the sources and their access terms")
     p.add_argument("--out", metavar="DIR", help="data directory")
@@ -36,6 +37,9 @@ def register(sub) -> None:
     p.add_argument("--fresh", action="store_true", help="delete DIR/raw/SOURCE first and start over")
     p.add_argument("--manifest", metavar="FILE", help="gdc: download the files of a GDC portal manifest")
     p.add_argument("--workers", type=int, help="download threads (default 8)")
+    p.add_argument("--contact", metavar="EMAIL|URL",
+                   help="how the site operators can reach you, sent in the User-Agent (required by wikimedia; "
+                        "default $MEDHARVEST_CONTACT)")
     p.add_argument("--licences", metavar="LIST",
                    help="keep only these licence families, e.g. CC-BY,CC-BY-SA,CC0,PD (wikimedia, openi, pmc)")
     p.add_argument("--option", action="append", type=_option, default=[], metavar="KEY=VALUE",
@@ -73,6 +77,8 @@ def run(args) -> int:
         options["manifest"] = args.manifest
     if args.licences:
         options["licences"] = args.licences
+    if getattr(args, "contact", None):
+        options["contact"] = args.contact
     cfg = resolve(CrawlConfig, toml=toml, flags={"query": args.query, "limit": args.limit, "base_url": args.base_url,
                                                   "workers": args.workers, "options": options or None})
     start = time.perf_counter()
