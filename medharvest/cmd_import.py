@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 #: Shown in --help; the registry itself lives in crawlers.importers (imported when the command runs).
-NAMES = ("chestxray14", "chexpert", "mimic-cxr-jpg", "iu-xray")
+NAMES = ("chestxray14", "chexpert", "mimic-cxr-jpg", "iu-xray", "medpix2")
 
 
 def register(sub) -> None:
@@ -11,7 +11,7 @@ def register(sub) -> None:
 
     p = sub.add_parser(
         "import",
-        help="import a local copy of a public dataset (ChestX-ray14, CheXpert, MIMIC-CXR-JPG, IU X-ray)",
+        help="import a local copy of a public dataset (ChestX-ray14, CheXpert, MIMIC-CXR-JPG, IU X-ray, MedPix 2.0)",
         description=(
             "Read a dataset's own label/report/split files under ROOT and write DIR/raw/NAME/items.jsonl: one item "
             "per image, referring to your image file in place (nothing is copied), with the dataset's labels "

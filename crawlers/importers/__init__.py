@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 from types import ModuleType
 
-from crawlers.importers import chestxray14, chexpert, iu_xray, mimic_cxr_jpg
+from crawlers.importers import chestxray14, chexpert, iu_xray, medpix2, mimic_cxr_jpg
 from crawlers.importers.base import run_import
 from manifests.registry import lookup
 
@@ -28,6 +28,7 @@ IMPORTERS: dict[str, ModuleType] = {
     "chexpert": chexpert,
     "mimic-cxr-jpg": mimic_cxr_jpg,
     "iu-xray": iu_xray,
+    "medpix2": medpix2,
 }
 
 
