@@ -11,7 +11,8 @@ Public API
 - :mod:`crawlers.engine` — ``crawl(source, out_dir, ...)``, the streaming ``Downloader``, the
   ``SourceSpider`` base class and the Scrapy runner/pipeline every source uses (see its docstring).
 - One module per source, each a Scrapy spider whose module docstring is the datasheet:
-  ``physionet``, ``gdc``, ``openneuro``, ``openi``, ``medpix`` (+ ``browser``: Selenium middleware),
+  ``physionet``, ``gdc``, ``openneuro``, ``openi``, ``medpix`` (+ ``browser``: Selenium middleware;
+  ``medpix_case``: the fields a MedPix case holds, shared with the ``medpix2`` importer),
   ``wikimedia``, ``pmc``.
 - :mod:`crawlers.importers` — importers for local datasets; :mod:`crawlers.sample` — the synthetic
   sample dataset generator.
