@@ -9,7 +9,7 @@ import pytest
 
 from crawlers import licences, pmc
 from crawlers.engine import crawl
-from tests.crawlers.realfix import real, real_bytes
+from tests.crawlers.realfix import real_bytes
 from tests.crawlers.replay import ReplayServer, Response
 from tests.crawlers.webfixtures import FILES, check_files, latest
 

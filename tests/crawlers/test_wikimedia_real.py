@@ -15,7 +15,7 @@ import pytest
 from crawlers import wikimedia
 from crawlers.engine import crawl
 from tests.conftest import REPO
-from tests.crawlers.realfix import real, real_bytes
+from tests.crawlers.realfix import real_bytes
 from tests.crawlers.replay import ReplayServer, Response
 from tests.crawlers.webfixtures import FILES, latest
 
