@@ -1,5 +1,6 @@
 """Wikimedia Commons (MediaWiki Action API): public, no login; per-file CC BY / BY-SA / CC0 / public
-domain (option licences=…), maxlag=5, descriptive User-Agent, sha1-verified files.
+domain (option licences=…), maxlag=5, a User-Agent with your contact (--contact or MEDHARVEST_CONTACT:
+required), sha1-verified files.
 
 Datasheet
 ---------
