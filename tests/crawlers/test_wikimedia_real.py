@@ -173,3 +173,21 @@ def test_whole_crawl_on_real_responses(tmp_path, monkeypatch):
     d = items["Douglas adams portrait cropped.jpg"]
     assert d.license == "CC-BY-SA-2.0" and d.sha256 and d.file == "files/Douglas_adams_portrait_cropped.jpg"
     assert items["2002-04-02 Hauptstraße, Heidelberg IMG 0404.jpg"].license == "CC-BY-SA-3.0"
+
+
+def test_contact_forms_and_other_sources(monkeypatch):
+    from crawlers import physionet
+    from crawlers.engine.spider import check_contact
+    from manifests.errors import UsageError
+
+    monkeypatch.delenv("MEDHARVEST_CONTACT", raising=False)
+    assert check_contact("mailto:a.b@lab.example-university.edu") == "mailto:a.b@lab.example-university.edu"
+    assert check_contact("https://lab.uni-hd.de/people/me") == "https://lab.uni-hd.de/people/me"
+    for junk in ("me", "me@localhost", "ftp://x.org", "x@example.com"):
+        with pytest.raises(UsageError):
+            check_contact(junk)
+    # optional elsewhere, used when given: PhysioNet keeps its Wget/ prefix (its Basic auth needs it)
+    ua = physionet.Spider.user_agent_for({"contact": CONTACT})
+    assert ua.startswith("Wget/") and f"mailto:{CONTACT}" in ua and "example.org" not in ua
+    assert physionet.Spider.user_agent_for({}) == physionet.Spider.source_user_agent
+    physionet.Spider.require_contact({})          # not required there
