@@ -26,7 +26,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from curation.text.lexicon import CONCEPTS, FINDING, phrase_patterns
+from curation.text.lexicon import FINDING, phrase_patterns
 
 FUZZY_CUTOFF = 90.0
 FUZZY_MIN_LEN = 8

@@ -72,7 +72,7 @@ def test_run_with_provider_filter_and_datasheet(tmp_path):
     assert filter_table(t, "consistency.score < 1").num_rows == 2
     assert filter_table(t, "flag('label_contradiction')").column("key").to_pylist() == ["s:0"]
     assert filter_table(t, "not flag('view_mismatch')").num_rows == 2
-    html, _ = write_report(tmp_path / "out", tmp_path / "report.html")[1], None
+    write_report(tmp_path / "out", tmp_path / "report.html")
     page = (tmp_path / "report.html").read_text()
     assert 'id="pairs"' in page and "Worst pairs" in page and "data:image/jpeg;base64," in page
 
