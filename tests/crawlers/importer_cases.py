@@ -46,6 +46,14 @@ def _iu(tmp_path: Path, shared) -> Path:
     return root
 
 
+def _medpix2(tmp_path: Path, shared) -> Path:
+    from tests.crawlers.test_import_medpix2 import release
+
+    shared("fixtures", "sources", "medpix")
+    return release(tmp_path)                                     # one described image without its file
+
+
 CASES: dict[str, Callable[[Path, object], Path]] = {
     "chestxray14": _chestxray14, "chexpert": _chexpert, "mimic-cxr-jpg": _mimic, "iu-xray": _iu,
+    "medpix2": _medpix2,
 }
