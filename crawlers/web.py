@@ -37,7 +37,8 @@ Decorative images (``status="skipped"``, never downloaded unless stated)
     or more pages (site chrome); after download: under ``min_bytes`` (default 2048), an actual
     side under ``min_side``, or the same bytes as an image already kept.
 Etiquette and rate limits
-    robots.txt is obeyed for pages and images (Scrapy ``ROBOTSTXT_OBEY``; a refused image is
+    Give ``--contact`` (or ``MEDHARVEST_CONTACT``): it goes into the User-Agent, which Wikimedia's
+    policy asks for when Commons licences are looked up. robots.txt is obeyed for pages and images (Scrapy ``ROBOTSTXT_OBEY``; a refused image is
     skipped with the reason). Remote hosts: 2 concurrent requests per host, 1 s delay, AutoThrottle;
     ``per_host`` (concurrency), ``delay`` (seconds) and ``host_limits``
     (``{"www.who.int": {"concurrency": 1, "delay": 2}}``) override. The Commons API is called
@@ -70,14 +71,13 @@ from crawlers.webfigures import (CAPTION_CSS, Figure, Page, commons_key, decorat
                                  parse_sitemap, source_id)
 from manifests.errors import UsageError
 from manifests.raw import RawStore
-from manifests.registry import did_you_mean
 
 SOURCE = "web"
 INT_OPTIONS = {"depth": 1, "max_pages": 200, "min_side": 100, "min_bytes": 2048, "repeat_pages": 2,
                "max_bytes": 20 << 20, "per_host": None}
 STR_OPTIONS = ("sitemap", "content_css", "content_xpath", "follow_css", "follow_xpath", "caption_css", "licences",
                "commons_base_url")
-OPTIONS = frozenset({"start_urls", "allowed_domains", "delay", "host_limits", "verify", *INT_OPTIONS, *STR_OPTIONS})
+OPTIONS = frozenset({"start_urls", "allowed_domains", "delay", "host_limits", *INT_OPTIONS, *STR_OPTIONS})
 #: What a download can fail with once the retries are spent (Scrapy's own wrappers and Twisted's).
 NETWORK_ERRORS = (scrapy_exc.DownloadConnectionRefusedError, scrapy_exc.CannotResolveHostError,
                   scrapy_exc.DownloadTimeoutError, scrapy_exc.DownloadCancelledError, scrapy_exc.DownloadFailedError,
@@ -90,16 +90,13 @@ class Spider(SourceSpider):
     """Options: see the module docstring (``start_urls``, ``sitemap``, ``depth``, hints, limits)."""
 
     name = SOURCE
-    option_names = tuple(sorted(OPTIONS - {"verify"}))
+    option_names = tuple(sorted(OPTIONS))
     default_base_url = ""
     robots_txt = True
     metadata_delay = 1.0
 
     @classmethod
     def check_options(cls, options: dict, query: str | None) -> None:
-        for key in options:
-            if key not in OPTIONS:
-                raise UsageError(f"unknown web option '{key}'{did_you_mean(key, sorted(OPTIONS))}")
         if not listify(options.get("start_urls")) and not options.get("sitemap"):
             raise UsageError("web needs at least one --start-url URL or --sitemap URL")
         for key in INT_OPTIONS:

@@ -1,7 +1,7 @@
 """Local importers: datasets a user already holds, turned into raw stores without copying images.
 
-Reads a dataset's own files under ROOT (label CSVs, split lists, XML/TXT reports, image files found
-in place). Writes ``<out>/raw/<name>/items.jsonl`` + ``stats.json`` (see :mod:`manifests.raw`):
+Reads a dataset's own files under ROOT (label CSVs, split lists, XML/TXT reports, JSON case files,
+image files found in place). Writes ``<out>/raw/<name>/items.jsonl`` + ``stats.json`` (see :mod:`manifests.raw`):
 one item per image, ``file`` = the absolute path of the user's image, labels in four states with
 ``label_source="dataset"`` (uncertain never collapsed), patient_id, study_id, view, the official
 split in ``split`` (train / val / test), the dataset's other columns in ``meta``, and the dataset's

@@ -34,6 +34,7 @@ def _openi(srv: ReplayServer, mp) -> Case:
 def _wikimedia(srv: ReplayServer, mp) -> Case:
     from tests.crawlers import test_wikimedia_crawl as t
 
+    mp.setenv("MEDHARVEST_CONTACT", "radiology-data@uni-example-hospital.de")   # required by Wikimedia
     t.serve(srv, file_always={"Chest X-ray PA normal.png": "corrupt"})
     return Case(query="Category:Chest radiographs")
 
