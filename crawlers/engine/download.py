@@ -12,8 +12,10 @@ network and content problems become ``status="error"`` results, they are never r
     short body -> retry with Range; size/checksum mismatch -> delete .part, retry from zero
     os.replace(<dest>.part, <dest>)
 
-Secrets (``auth``, ``Authorization``/``X-Auth-Token`` headers) go to the server only; every
-message carries the URL with credential-like query parameters masked.
+Secrets (``auth``, ``Authorization``/``X-Auth-Token`` headers) go to ``credential_origin`` only —
+the same scheme, host and port (:func:`crawlers.engine.credentials.same_origin`), checked on every
+request and every redirect hop; every message carries the URL with credential-like query parameters
+masked.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 
-from crawlers.engine.credentials import SecretSafeSession, redact_url
+from crawlers.engine.credentials import SecretSafeSession, redact_url, same_origin
 from crawlers.engine.integrity import (
     Hashes,
     content_disposition_filename,
@@ -112,13 +114,14 @@ ErrorHint = Callable[[int, bytes], "str | None"]
 class Downloader:
     """Thread-safe streaming downloader with per-host politeness (see module docstring).
 
-    ``secret_headers`` (tokens) are sent like ``headers`` but stripped when a redirect leaves the host.
+    ``secret_headers`` (tokens) and ``auth`` (Basic) are sent only to URLs of ``credential_origin``
+    (required with either) and stripped on a redirect hop to any other origin.
     ``error_hint(status, body_head)`` lets a source turn a 401/403/404 into a sentence a user can act
     on (PhysioNet: credentials vs. data use agreement; GDC: token).
     """
 
     def __init__(self, *, user_agent: str = DEFAULT_USER_AGENT, auth=None, headers: Mapping[str, str] | None = None,
-                 secret_headers: Mapping[str, str] | None = None,
+                 secret_headers: Mapping[str, str] | None = None, credential_origin: str | None = None,
                  per_host: int = 8, rate: float | None = None, retries: int = 5, backoff: float = 0.5,
                  max_backoff: float = 60.0, max_retry_after: float = 300.0, timeout: tuple[float, float] = (10.0, 60.0),
                  chunk_size: int = 1 << 16, resume: bool = True, error_hint: ErrorHint | None = None,
@@ -127,7 +130,13 @@ class Downloader:
         self.user_agent = user_agent
         self.auth = auth
         self.headers = dict(headers or {})
-        self.secret_headers = dict(secret_headers or {})   # e.g. X-Auth-Token: never logged, dropped on cross-host redirects
+        self.secret_headers = dict(secret_headers or {})   # e.g. X-Auth-Token: never logged, dropped on cross-origin redirects
+        if (auth or self.secret_headers) and not credential_origin:
+            raise ValueError("Downloader: auth/secret_headers need credential_origin (the one origin they belong to)")
+        self.credential_origin = credential_origin
+        self._credentials = dict(self.secret_headers)
+        if auth:
+            self._credentials["Authorization"] = requests.auth._basic_auth_str(*auth)
         self.gate = HostGate(concurrency=per_host, rate=rate)
         self.per_host = per_host
         self.retries = retries
@@ -153,12 +162,12 @@ class Downloader:
         s = getattr(self._local, "session", None)
         if s is None:
             s = SecretSafeSession()
-            s.secret_names = tuple(self.secret_headers)
+            s.secret_names = tuple(self._credentials)
+            s.credential_origin = self.credential_origin
             adapter = HTTPAdapter(pool_connections=16, pool_maxsize=max(4, self.per_host), max_retries=0)
             s.mount("http://", adapter)
             s.mount("https://", adapter)
-            s.headers.update({"User-Agent": self.user_agent, **self.headers, **self.secret_headers})
-            s.auth = self.auth
+            s.headers.update({"User-Agent": self.user_agent, **self.headers})   # credentials: per request, see _creds
             s.trust_env = False  # no proxies / netrc surprises: credentials come from the caller
             self._local.session = s
             with self._lock:
@@ -177,10 +186,19 @@ class Downloader:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    def _creds(self, url: str) -> dict[str, str]:
+        """The credential headers for ``url``: all of them for ``credential_origin``, none elsewhere."""
+        if self._credentials and same_origin(url, self.credential_origin):
+            return self._credentials
+        return {}
+
     # -- metadata requests ------------------------------------------------------------------
     def request(self, method: str, url: str, **kw) -> requests.Response:
         """A small request (API call) with the same politeness and retries; raises DownloadError."""
         host = urlsplit(url).netloc
+        creds = self._creds(url)
+        if creds:
+            kw["headers"] = {**(kw.get("headers") or {}), **creds}
         last: _Retry | None = None
         for attempt in range(self.retries + 1):
             try:
@@ -290,7 +308,7 @@ class Downloader:
             with self.gate.slot(host):
                 s = self.session()
                 # prepared by hand: Session.request() re-merges settings per call, measurable with many small files
-                prep = requests.Request("GET", req.url, headers={**s.headers, **headers}, auth=s.auth).prepare()
+                prep = requests.Request("GET", req.url, headers={**s.headers, **headers, **self._creds(req.url)}).prepare()
                 resp = s.send(prep, stream=True, timeout=self.timeout, allow_redirects=True)
         except _NET_ERRORS as err:
             raise _Retry(f"{type(err).__name__} connecting to {redact_url(req.url)}") from None

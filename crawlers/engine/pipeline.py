@@ -85,6 +85,8 @@ class DownloadPipeline:
         self.seen: set[str] = set()
         kw = {"user_agent": spider.source_user_agent, "per_host": spider.download_per_host, "rate": spider.download_rate}
         kw.update(spider.downloader_kwargs())
+        if kw.get("auth") or kw.get("secret_headers"):
+            kw.setdefault("credential_origin", spider.base_url)
         kw.update(spider.settings.getdict("MEDHARVEST_DOWNLOADER"))
         self.downloader = Downloader(**kw)
         self.pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="medharvest-dl")

@@ -166,8 +166,14 @@ class SecretHeadersMiddleware:
         return cls(crawler)
 
     def process_request(self, request, spider=None):
-        fn = getattr(self.crawler.spider, "secret_headers", None)
-        for k, v in (fn(request.url) if fn else {}).items():
+        sp = self.crawler.spider
+        fn = getattr(sp, "secret_headers", None)
+        if fn is None:
+            return None
+        # whatever a redirect copied over goes first; then only the exact origin's own credentials
+        for k in ("Authorization", *fn(getattr(sp, "base_url", ""))):
+            request.headers.pop(k, None)
+        for k, v in fn(request.url).items():
             request.headers[k] = v
         return None
 

@@ -89,7 +89,7 @@ class Route:
 class ReplayServer:
     """See the module docstring. Thread-safe; routes may be added while it runs."""
 
-    def __init__(self, *, host: str = "127.0.0.1", retry_after: str = "1", slow_seconds: float = 2.0):
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, retry_after: str = "1", slow_seconds: float = 2.0):
         self.routes: dict[str, Route] = {}
         self.prefixes: list[tuple[str, Route]] = []
         self.hits: Counter[str] = Counter()
@@ -98,7 +98,7 @@ class ReplayServer:
         self.slow_seconds = slow_seconds
         self.gate: Callable[[Request], Response | None] | None = None
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer((host, 0), _make_handler(self))
+        self._httpd = ThreadingHTTPServer((host, port), _make_handler(self))
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
 
