@@ -20,6 +20,7 @@ masked.
 
 from __future__ import annotations
 
+import errno
 import http.client
 import logging
 import os
@@ -82,10 +83,35 @@ class FileResult:
     resumed: bool = False              # continued a .part with Range
     skipped: bool = False              # already on disk and verified
     http_status: int | None = None
+    disk_full: bool = False            # the local disk is full (ENOSPC/EDQUOT): the .part is kept for a resume
 
     @property
     def ok(self) -> bool:
         return self.status == "ok"
+
+
+#: ``OSError`` numbers that come from our own disk, not from the network: never retried as "cut short".
+_DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
+_LOCAL_ERRNOS = _DISK_FULL | {errno.ENAMETOOLONG, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG,
+                              errno.EISDIR, errno.ENOTDIR}
+
+
+def local_error(err: BaseException, path: str | os.PathLike) -> str | None:
+    """A sentence for an error of the local file system (disk full, name too long…), else None."""
+    if not isinstance(err, OSError) or isinstance(err, (ConnectionError, requests.RequestException)) \
+            or err.errno not in _LOCAL_ERRNOS:
+        return None
+    if err.errno in _DISK_FULL:
+        return (f"disk full writing {path} ({os.strerror(err.errno)}); what was downloaded is kept: "
+                "free space and run again to resume")
+    if err.errno == errno.ENAMETOOLONG:
+        name = Path(err.filename or path).name
+        return f"file name too long ({len(name.encode('utf-8', 'replace'))} bytes) for this file system: {name[:60]}…"
+    return f"cannot write {err.filename or path}: {os.strerror(err.errno)}"
+
+
+def is_disk_full(err: BaseException) -> bool:
+    return isinstance(err, OSError) and err.errno in _DISK_FULL
 
 
 class DownloadError(Exception):
@@ -103,9 +129,9 @@ class _Retry(Exception):
 
 
 class _Fatal(Exception):
-    def __init__(self, message: str, status: int | None = None):
+    def __init__(self, message: str, status: int | None = None, disk_full: bool = False):
         super().__init__(message)
-        self.status = status
+        self.status, self.disk_full = status, disk_full
 
 
 ErrorHint = Callable[[int, bytes], "str | None"]
@@ -226,6 +252,15 @@ class Downloader:
         except ValueError as err:
             return FileResult(req.url, status="error", error=str(err))
         dest = Path(req.dest)
+        try:
+            return self._fetch(req, dest, algo_digest)
+        except OSError as err:   # our own disk (name too long, disk full, read-only): a result, never raised
+            message = local_error(err, dest)
+            if message is None:
+                raise
+            return FileResult(req.url, status="error", error=message, disk_full=is_disk_full(err))
+
+    def _fetch(self, req: FileRequest, dest: Path, algo_digest) -> FileResult:
         with self._dest_locks[hash(str(dest)) % len(self._dest_locks)]:
             if not req.name_from_header:
                 done = self._verify_existing(req, dest, algo_digest)
@@ -239,7 +274,8 @@ class Downloader:
                     res.attempts = attempt + 1
                     return res
                 except _Fatal as err:
-                    return FileResult(req.url, status="error", error=str(err), attempts=attempt + 1, http_status=err.status)
+                    return FileResult(req.url, status="error", error=str(err), attempts=attempt + 1, http_status=err.status,
+                                      disk_full=err.disk_full)
                 except _Retry as err:
                     last = err
                     log.debug("retry %d of %s: %s", attempt + 1, redact_url(req.url), err)
@@ -377,6 +413,11 @@ class Downloader:
                         sink.put(chunk)
                         written += len(chunk)
         except (*_NET_ERRORS, http.client.HTTPException) as err:
+            message = local_error(err, part)
+            if message is not None:   # our disk, not the network: retrying would not help
+                if not is_disk_full(err):
+                    part.unlink(missing_ok=True)
+                raise _Fatal(message, code, disk_full=is_disk_full(err)) from None
             if fp is not None:
                 written = part.stat().st_size
             raise _Retry(f"body cut short after {written} bytes ({type(err).__name__}) from {url}", status=code) from None

@@ -4,7 +4,10 @@ Spider items (see ``crawlers.engine``) carry download descriptions, not bodies. 
 pipeline runs the streaming :class:`~crawlers.engine.download.Downloader` on a thread pool (the
 reactor never blocks), then appends one :class:`manifests.raw.RawItem` to ``items.jsonl``. Items
 already ``ok`` in the store whose file still verifies are skipped; an id seen twice in one run is
-written once.
+written once. Every item reaches ``items.jsonl`` (an unexpected error becomes ``status="error"``).
+Each file path belongs to one item: a second item whose name cleans to a path another item holds
+gets ``<name>-<hash of its id>.<ext>`` instead (:func:`~crawlers.engine.integrity.disambiguate`).
+A full disk stops the crawl with a "disk full" message; what was written stays, a re-run resumes.
 """
 
 from __future__ import annotations
@@ -18,8 +21,8 @@ from pathlib import Path
 
 from manifests.raw import RawItem, RawStore, now_iso
 
-from crawlers.engine.download import Downloader, FileRequest
-from crawlers.engine.integrity import file_digest, safe_relpath
+from crawlers.engine.download import Downloader, FileRequest, is_disk_full, local_error
+from crawlers.engine.integrity import disambiguate, file_digest, safe_relpath
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +86,13 @@ class DownloadPipeline:
         self.done = verified_done(self.store, rehash=bool(spider.options.get("verify")))
         spider.done_ids = set(self.done)  # spiders may skip requests for finished items
         self.seen: set[str] = set()
+        self._claims_lock = threading.Lock()
+        self.claims: dict[str, str] = {}   # path under files/ -> the source_id whose file it is
+        for sid, it in self.store.latest().items():
+            meta = it.meta or {}
+            for f in (it.file, meta.get("text_file"), *(meta.get("files") or [])):
+                if f and str(f).startswith("files/"):
+                    self.claims.setdefault(str(f)[len("files/"):], sid)
         kw = {"user_agent": spider.source_user_agent, "per_host": spider.download_per_host, "rate": spider.download_rate}
         kw.update(spider.downloader_kwargs())
         if kw.get("auth") or kw.get("secret_headers"):
@@ -99,10 +109,46 @@ class DownloadPipeline:
             self.counts["skipped_done" if sid in self.done else "skipped_duplicate"] += 1
             return item
         self.seen.add(sid)
-        raw = await asyncio.wrap_future(self.pool.submit(self._fetch_item, item))
-        self.store.append(raw)
+        if self.spider.fatal_message:   # disk full: the crawl is stopping; this item stays to do
+            return item
+        raw = await asyncio.wrap_future(self.pool.submit(self._fetch_item_safe, item))
+        try:
+            self.store.append(raw)
+        except OSError as err:
+            if not is_disk_full(err):
+                raise
+            self._stop(local_error(err, self.store.items_path))
+            return item
         self.counts[raw.status] += 1
+        if (raw.meta or {}).get("disk_full"):
+            self._stop(raw.error)
         return item
+
+    def _stop(self, message: str) -> None:
+        """The disk is full: stop the crawl (the CLI exits 1 with ``message``); a re-run resumes."""
+        if self.spider.fatal_message:
+            return
+        self.spider.fatal_message = message
+        engine = self.crawler.engine
+        asyncio.ensure_future(engine.close_spider_async(reason="disk full"))
+
+    def _fetch_item_safe(self, item: dict) -> RawItem:
+        """:meth:`_fetch_item`, with any unexpected error kept as the item's error (never lost)."""
+        try:
+            return self._fetch_item(item)
+        except Exception as err:  # noqa: BLE001 - recorded on the item, the run goes on
+            log.exception("%s: unexpected error", item.get("source_id"))
+            message = local_error(err, self.store.files_dir) or f"{type(err).__name__}: {err}"
+            return RawItem(source=self.spider.name, source_id=item["source_id"], retrieved_at=now_iso(),
+                           status="error", error=message, meta={"disk_full": True} if is_disk_full(err) else {})
+
+    def _claim(self, rel: str, sid: str) -> str:
+        """``rel`` if it is free or already ``sid``'s, else a name no other item holds."""
+        with self._claims_lock:
+            cand = rel
+            while self.claims.setdefault(cand, sid) != sid:
+                cand = disambiguate(cand, sid)
+            return cand
 
     def _fetch_item(self, item: dict) -> RawItem:
         fields = dict(item.get("fields") or {})
@@ -110,7 +156,7 @@ class DownloadPipeline:
         raw = RawItem(source=self.spider.name, source_id=item["source_id"], retrieved_at=now_iso(), meta=meta, **fields)
         errors, extras = [], []
         for d in item.get("downloads") or []:
-            rel = safe_relpath(d["path"])
+            rel = self._claim(safe_relpath(d["path"]), item["source_id"])
             dest = self.store.files_dir / rel
             res = self.downloader.fetch(FileRequest(
                 url=d["url"], dest=dest, checksum=d.get("checksum"), size=d.get("size"), expect=d.get("expect", "binary"),
@@ -120,6 +166,9 @@ class DownloadPipeline:
             self.counts["bytes"] += (res.size or 0) if not res.skipped else 0
             if not res.ok:
                 errors.append(res.error or "download failed")
+                if res.disk_full:
+                    raw.meta["disk_full"] = True
+                    break
                 continue
             relpath = str(Path(res.path).relative_to(self.store.root))
             role = d.get("role", "file")

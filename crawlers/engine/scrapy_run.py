@@ -55,7 +55,8 @@ def settings_for(spider_cls, out_dir: str | os.PathLike, base_url: str | None, *
         "CONCURRENT_REQUESTS": 16,
         "CONCURRENT_REQUESTS_PER_DOMAIN": 8 if local else 2,
         "DOWNLOAD_TIMEOUT": 120,
-        "DOWNLOAD_WARNSIZE": 256 << 20,          # index files (SHA256SUMS of MIMIC-CXR-JPG: ~40 MB) are expected
+        "DOWNLOAD_WARNSIZE": 256 << 20,
+        "URLLENGTH_LIMIT": 8192,                 # API batches (50 Commons titles) pass Scrapy's 2,083; servers take 8 KB          # index files (SHA256SUMS of MIMIC-CXR-JPG: ~40 MB) are expected
         "RETRY_ENABLED": True,
         "RETRY_TIMES": 5,
         "RETRY_HTTP_CODES": [429, 500, 502, 503, 504, 522, 524, 408],
