@@ -5,9 +5,11 @@ network and content problems become ``status="error"`` results, they are never r
 
     dest exists and verifies? -> ok (skipped)
     wait for a host slot + rate token -> GET (Range: bytes=N- when <dest>.part holds N bytes)
-    429/5xx/reset/timeout -> backoff with jitter (Retry-After honoured, host paused) -> retry
+    429/5xx/reset/timeout -> backoff with jitter (Retry-After honoured, host paused) -> retry; a Retry-After
+    over max_retry_after, or waits past retry_budget / the file's deadline -> give up now (a re-run resumes)
     206 + matching Content-Range -> append (prefix re-hashed) | 200 -> start over
-    first chunk sniffed (HTML/JSON error page served with 200, unknown magic for images, zero bytes)
+    first 512 bytes sniffed, whatever the read sizes (HTML/JSON error page served with 200, unknown magic
+    for images, zero bytes); a watchdog cuts a body slower than ``min_rate`` or past ``file_deadline``
     chunks -> <dest>.part while sha256 (+ md5/sha1 if published) update
     short body -> retry with Range; size/checksum mismatch -> delete .part, retry from zero
     os.replace(<dest>.part, <dest>)
@@ -47,7 +49,8 @@ from crawlers.engine.integrity import (
     sniff,
 )
 from crawlers.engine.politeness import HostGate, backoff_delay, parse_retry_after
-from crawlers.engine.stream import Sink, chunks, pump_ring, raw_body
+from crawlers.engine.stream import SNIFF_BYTES, Head, Sink, chunks, pump_ring, raw_body
+from crawlers.engine.watchdog import Watchdog
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +152,9 @@ class Downloader:
     def __init__(self, *, user_agent: str = DEFAULT_USER_AGENT, auth=None, headers: Mapping[str, str] | None = None,
                  secret_headers: Mapping[str, str] | None = None, credential_origin: str | None = None,
                  per_host: int = 8, rate: float | None = None, retries: int = 5, backoff: float = 0.5,
-                 max_backoff: float = 60.0, max_retry_after: float = 300.0, timeout: tuple[float, float] = (10.0, 60.0),
+                 max_backoff: float = 60.0, max_retry_after: float = 300.0, retry_budget: float = 600.0,
+                 file_deadline: float | None = 6 * 3600.0, min_rate: float | None = 1024.0, rate_window: float = 60.0,
+                 timeout: tuple[float, float] = (10.0, 60.0),
                  chunk_size: int = 1 << 16, resume: bool = True, error_hint: ErrorHint | None = None,
                  big_body: int = 32 << 20, big_chunk: int = 1 << 20, rng: random.Random | None = None):
         self._init_kwargs = {k: v for k, v in locals().items() if k not in ("self", "rng", "__class__")}
@@ -168,7 +173,10 @@ class Downloader:
         self.retries = retries
         self.backoff = backoff
         self.max_backoff = max_backoff
-        self.max_retry_after = max_retry_after
+        self.max_retry_after = max_retry_after   # a Retry-After above this: give up now ("run again later")
+        self.retry_budget = retry_budget         # total seconds one file (or request) may spend waiting to retry
+        self.file_deadline = file_deadline       # total seconds for one file, all attempts and waits together
+        self.watchdog = Watchdog(min_rate=min_rate, window=rate_window)   # + bodies slower than min_rate B/s
         self.timeout = timeout
         self.chunk_size = chunk_size
         self.big_body = big_body      # bodies at least this long take the readinto ring (stream.pump_ring)
@@ -226,6 +234,7 @@ class Downloader:
         if creds:
             kw["headers"] = {**(kw.get("headers") or {}), **creds}
         last: _Retry | None = None
+        waited = 0.0
         for attempt in range(self.retries + 1):
             try:
                 with self.gate.slot(host):
@@ -240,8 +249,13 @@ class Downloader:
                     raise DownloadError(self._explain(resp.status_code, resp.content[:2048], url), resp.status_code)
                 else:
                     return resp
-            if attempt < self.retries:
-                self._wait(host, attempt, last)
+            if attempt == self.retries:
+                break
+            wait, why = self._next_wait(attempt, last, waited, None)
+            if why:
+                raise DownloadError(f"{last}; {why}", last.status if last else None)
+            self._sleep(host, wait, last)
+            waited += wait
         raise DownloadError(f"{last} (gave up after {self.retries + 1} attempts)", last.status if last else None)
 
     # -- files ------------------------------------------------------------------------------
@@ -268,9 +282,11 @@ class Downloader:
                     return done
             host = urlsplit(req.url).netloc
             last: _Retry | None = None
+            deadline = time.monotonic() + self.file_deadline if self.file_deadline else None
+            waited, why, attempt = 0.0, None, 0
             for attempt in range(self.retries + 1):
                 try:
-                    res = self._attempt(req, dest, algo_digest)
+                    res = self._attempt(req, dest, algo_digest, deadline)
                     res.attempts = attempt + 1
                     return res
                 except _Fatal as err:
@@ -279,10 +295,16 @@ class Downloader:
                 except _Retry as err:
                     last = err
                     log.debug("retry %d of %s: %s", attempt + 1, redact_url(req.url), err)
-                if attempt < self.retries:
-                    self._wait(host, attempt, last)
-            return FileResult(req.url, status="error", attempts=self.retries + 1, http_status=last.status if last else None,
-                              error=f"{last} (gave up after {self.retries + 1} attempts)")
+                if attempt == self.retries:
+                    break
+                wait, why = self._next_wait(attempt, last, waited, deadline)
+                if why:
+                    break
+                self._sleep(host, wait, last)
+                waited += wait
+            error = f"{last}; {why}" if why else f"{last} (gave up after {attempt + 1} attempts)"
+            return FileResult(req.url, status="error", attempts=attempt + 1, http_status=last.status if last else None,
+                              error=error)
 
     def fetch_many(self, reqs: Iterable[FileRequest], *, workers: int = 16,
                    processes: int = 1) -> Iterator[tuple[FileRequest, FileResult]]:
@@ -303,12 +325,30 @@ class Downloader:
                 yield futures[fut], fut.result()
 
     # -- internals --------------------------------------------------------------------------
-    def _wait(self, host: str, attempt: int, err: _Retry | None) -> None:
+    def _next_wait(self, attempt: int, err: _Retry | None, waited: float, deadline: float | None) -> tuple[float, str | None]:
+        """Seconds to wait before the next attempt, or a reason to give up now (no sleep at all).
+
+        A ``Retry-After`` above ``max_retry_after`` is not slept on (``999999`` with 5 retries parked a
+        file ~25 min); the waits of one file never add up past ``retry_budget`` nor past its deadline.
+        """
         if err is not None and err.wait is not None:
-            wait = min(err.wait, self.max_retry_after) + self.rng.uniform(0, 0.1)
+            if err.wait > self.max_retry_after:
+                return 0.0, (f"the server asks to retry after {err.wait:g} s (Retry-After), over the "
+                             f"{self.max_retry_after:g}-s limit: not retried now; run again later to resume")
+            wait = err.wait + self.rng.uniform(0, 0.1)
+        else:
+            wait = backoff_delay(attempt, base=self.backoff, cap=self.max_backoff, rng=self.rng)
+        if waited + wait > self.retry_budget:
+            return 0.0, f"retry waits would pass the {self.retry_budget:g}-s budget after {attempt + 1} attempts"
+        if deadline is not None and time.monotonic() + wait >= deadline:
+            return 0.0, f"the download deadline of {self.file_deadline:g} s would pass before the next attempt"
+        return wait, None
+
+    def _sleep(self, host: str, wait: float, err: _Retry | None) -> None:
+        if err is not None and err.wait is not None:
             self.gate.pause(host, wait)  # every thread of this host waits; the slot() call sleeps
         else:
-            time.sleep(backoff_delay(attempt, base=self.backoff, cap=self.max_backoff, rng=self.rng))
+            time.sleep(wait)
 
     def _verify_existing(self, req: FileRequest, dest: Path, algo_digest) -> FileResult | None:
         if not dest.is_file():
@@ -329,7 +369,7 @@ class Downloader:
         hint = self.error_hint(status, head) if self.error_hint else None
         return f"HTTP {status} from {redact_url(url)}" + (f": {hint}" if hint else "")
 
-    def _attempt(self, req: FileRequest, dest: Path, algo_digest) -> FileResult:
+    def _attempt(self, req: FileRequest, dest: Path, algo_digest, deadline: float | None = None) -> FileResult:
         part_dir = dest if req.name_from_header else dest.parent
         if part_dir not in self._made_dirs:
             part_dir.mkdir(parents=True, exist_ok=True)
@@ -348,10 +388,14 @@ class Downloader:
                 resp = s.send(prep, stream=True, timeout=self.timeout, allow_redirects=True)
         except _NET_ERRORS as err:
             raise _Retry(f"{type(err).__name__} connecting to {redact_url(req.url)}") from None
-        with resp:
-            return self._receive(req, dest, part, offset, resp, algo_digest)
+        xfer = self.watchdog.watch(resp, deadline)
+        try:
+            with resp:
+                return self._receive(req, dest, part, offset, resp, algo_digest, xfer)
+        finally:
+            self.watchdog.done(xfer)
 
-    def _receive(self, req, dest: Path, part: Path, offset: int, resp: requests.Response, algo_digest) -> FileResult:
+    def _receive(self, req, dest: Path, part: Path, offset: int, resp: requests.Response, algo_digest, xfer) -> FileResult:
         code = resp.status_code
         url = redact_url(req.url)
         if code in RETRY_STATUS:
@@ -379,7 +423,7 @@ class Downloader:
             expected_total = int(cl) if cl and cl.isdigit() else None
         if req.size is not None and expected_total is not None and expected_total != req.size:
             if code == 200:
-                head = next(resp.iter_content(512), b"")
+                head = resp.raw.read(SNIFF_BYTES, decode_content=True) or b""
                 problem = sniff(head, resp.headers.get("Content-Type"), req.expect)
                 if problem:
                     raise _Retry(f"{problem} ({url})", status=code)
@@ -400,19 +444,25 @@ class Downloader:
             if fp is not None:
                 # big body: readinto a ring of buffers; hash here, write on a helper thread
                 with open(part, mode, buffering=0) as fh:
-                    written += pump_ring(fp, fh, hashes, chunk=self.big_chunk, check=check if first else None)
+                    written += pump_ring(fp, fh, hashes, chunk=self.big_chunk, check=check if first else None, progress=xfer)
             else:
+                head = Head(check if first else None)   # sniffs SNIFF_BYTES whatever the read sizes
                 with open(part, mode) as fh, Sink(fh, hashes, threaded=big) as sink:
                     # small chunks lose little when a connection drops mid-body
                     for chunk in chunks(resp, max(self.chunk_size, 1 << 20) if big else self.chunk_size, whole=big):
                         if not chunk:
                             continue
-                        if first:
-                            first = False
-                            check(chunk[:512])
+                        head.feed(chunk)
                         sink.put(chunk)
                         written += len(chunk)
+                        xfer.n = written - offset
+                    if xfer.reason is None:
+                        head.finish()
         except (*_NET_ERRORS, http.client.HTTPException) as err:
+            if xfer.reason is not None:   # the watchdog cut it: too slow, or past the file's deadline
+                if fp is not None:
+                    written = part.stat().st_size
+                raise _Retry(f"{xfer.reason} ({url})", status=code) from None
             message = local_error(err, part)
             if message is not None:   # our disk, not the network: retrying would not help
                 if not is_disk_full(err):
@@ -424,6 +474,8 @@ class Downloader:
         except _Retry:
             part.unlink(missing_ok=True)
             raise
+        if xfer.reason is not None:
+            raise _Retry(f"{xfer.reason} ({url})", status=code)
         if written == 0:
             part.unlink(missing_ok=True)
             raise _Retry(f"empty body (0 bytes) from {url}", status=code)

@@ -95,6 +95,8 @@ class BackoffRetryMiddleware:
         self.codes = set(settings.getlist("RETRY_HTTP_CODES"))
         self.times = settings.getint("RETRY_TIMES")
         self.base = settings.getfloat("MEDHARVEST_RETRY_BACKOFF", 1.0)
+        self.max_wait = settings.getfloat("MEDHARVEST_MAX_RETRY_AFTER", 300.0)    # one wait; a longer Retry-After: no retry
+        self.budget = settings.getfloat("MEDHARVEST_RETRY_BUDGET", 600.0)         # all waits of one request together
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -102,10 +104,19 @@ class BackoffRetryMiddleware:
 
     async def _retry(self, request, spider, reason, wait):
         retries = request.meta.get("retry_times", 0)
+        waited = request.meta.get("retry_waited", 0.0)
+        if wait is not None and wait > self.max_wait:
+            log.warning("%s: the server asks to retry after %g s (Retry-After), over the %g-s limit: not retried",
+                        request.url.split("?")[0], wait, self.max_wait)
+            return None
         delay = wait if wait is not None else backoff_delay(retries, base=self.base, cap=60.0, rng=random)
+        if waited + delay > self.budget:
+            log.warning("%s: retry waits would pass the %g-s budget: not retried", request.url.split("?")[0], self.budget)
+            return None
         new = get_retry_request(request, spider=self.crawler.spider, reason=reason, max_retry_times=self.times)
         if new is not None:
-            await asyncio.sleep(min(delay, 300.0))
+            new.meta["retry_waited"] = waited + delay
+            await asyncio.sleep(delay)
         return new
 
     async def process_response(self, request, response, spider=None):
