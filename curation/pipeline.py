@@ -34,9 +34,12 @@ from pathlib import Path
 from curation.jobs import image_job, worker_init
 from curation.records import STAGE_VERSION, TextError, base_record, finish, mask_identifiers, read_text, text_columns
 from manifests.errors import UsageError
+from manifests.guards import disk_full_is_stage_error, run_lock
+from manifests.paths import OutsideRoot
 from manifests.raw import RawItem, RawStore, find_stores
 
 JOURNAL = ".work/journal.jsonl"
+LOCK_NAME = ".curate.lock"   # one curate run per --out (manifests.guards.run_lock)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -163,6 +166,21 @@ def curate_run(
     if out.resolve() in {d.resolve() for d in raw_dirs}:
         raise UsageError("--out must not be a raw directory (a stage never edits its input)")
     out.mkdir(parents=True, exist_ok=True)
+
+    def done() -> str:
+        j = out / JOURNAL
+        n = j.read_bytes().count(b"\n") if j.exists() else 0
+        return f"{n} record(s) done are kept in {j}"
+
+    with run_lock(out, name=LOCK_NAME, what="curate run"), disk_full_is_stage_error(out, done):
+        return _curate(cfg, stores, out, progress, before_stats)
+
+
+def _curate(cfg: CurateConfig, stores: list[RawStore], out: Path, progress, before_stats) -> dict:
+    from curation.dedup import group_duplicates
+    from manifests.io import MANIFEST_NAME, write_json_atomic, write_manifest
+    from manifests.schema import from_records
+
     t_start = time.perf_counter()
 
     items: list[tuple[RawStore, RawItem]] = []
@@ -185,7 +203,10 @@ def curate_run(
     records: dict[str, dict] = {}
     todo: list[tuple[RawStore, RawItem, Path | None, str]] = []
     for store, item in items:
-        path = store.resolve(item)
+        try:
+            path = store.resolve(item)
+        except OutsideRoot as err:   # never read: the record says why
+            item, path = dataclasses.replace(item, status="error", error=str(err)), None
         fp = _item_fingerprint(item, path, cfg_fp)
         old = journal.get(item.key)
         if old is not None and old[0] == fp:

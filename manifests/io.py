@@ -126,7 +126,26 @@ def rebase_image_paths(table: pa.Table, from_dir: str | os.PathLike, to_dir: str
                         pc.index_in(col, value_set=pa.array(list(mapping), pa.string())))
         new = pc.if_else(odd, fixed, new)
     i = table.schema.get_field_index("image_path")
-    return table.set_column(i, table.schema.field(i), new)
+    return with_image_roots(table.set_column(i, table.schema.field(i), new), [*table_image_roots(table), str(src)])
+
+
+def table_image_roots(table: pa.Table) -> list[str]:
+    """The image stores a (derived) manifest's ``image_path`` values may point into, from its metadata."""
+    md = table.schema.metadata or {}
+    try:
+        roots = json.loads(md[META_KEY]).get("image_roots", []) if META_KEY in md else []
+    except (ValueError, AttributeError):
+        return []
+    return [r for r in roots if isinstance(r, str)]
+
+
+def with_image_roots(table: pa.Table, roots: Iterable[str]) -> pa.Table:
+    """``table`` with ``image_roots`` (see :func:`manifests.paths.image_roots`) set in its metadata."""
+    md = dict(table.schema.metadata or {})
+    meta = json.loads(md[META_KEY]) if META_KEY in md else {}
+    meta["image_roots"] = sorted(set(roots))
+    md[META_KEY] = json.dumps(meta, sort_keys=True).encode()
+    return table.replace_schema_metadata(md)
 
 
 def write_manifest(table: pa.Table, path: str | os.PathLike, *, meta: dict | None = None,
@@ -234,4 +253,6 @@ def merge(tables: list[pa.Table], *, compare: Iterable[str] = ("image_sha256", "
             for col in compare:
                 if row[col] != kept[col]:
                     conflicts.append({"key": row["key"], "column": col, "kept": kept[col], "dropped": row[col]})
-    return table.take(keep), conflicts
+    roots = {r for t in tables for r in table_image_roots(t)}
+    out = table.take(keep)
+    return (with_image_roots(out, roots) if roots else out), conflicts

@@ -85,6 +85,7 @@ class RawStore:
         self.items_path = self.root / "items.jsonl"
         self.stats_path = self.root / "stats.json"
         self._fh = None
+        self._roots: list[Path] | None = None
 
     # -- reading ------------------------------------------------------------------------
     def iter_items(self) -> Iterator[RawItem]:
@@ -113,12 +114,32 @@ class RawStore:
     def done_ids(self) -> set[str]:
         return {sid for sid, it in self.latest().items() if it.status == "ok"}
 
-    def resolve(self, item: RawItem) -> Path | None:
-        """Absolute path of the item's file."""
-        if not item.file:
+    def roots(self) -> list[Path]:
+        """Where this store's item files may be: the store, plus the dataset root a local import recorded."""
+        roots = [self.root]
+        try:
+            imported = json.loads(self.stats_path.read_text(encoding="utf-8")).get("root")
+        except (OSError, ValueError, AttributeError):
+            imported = None
+        if isinstance(imported, str) and Path(imported).is_absolute():
+            roots.append(Path(imported))
+        return roots
+
+    def resolve(self, item: RawItem, name: str | None = None) -> Path | None:
+        """Absolute path of the item's file (or of ``name``, e.g. ``meta["text_file"]``).
+
+        Raises :class:`manifests.paths.OutsideRoot` when it points outside :meth:`roots`
+        (``../../etc/passwd``, an absolute path elsewhere, a symlink out): never read.
+        """
+        from manifests.paths import contained
+
+        rel = item.file if name is None else name
+        if not rel:
             return None
-        p = Path(item.file)
-        return p if p.is_absolute() else self.root / p
+        if self._roots is None:
+            self._roots = self.roots()
+        roots = self._roots
+        return contained(rel, roots, what=f"{item.source}:{item.source_id}: file")
 
     # -- writing ------------------------------------------------------------------------
     def open(self) -> "RawStore":

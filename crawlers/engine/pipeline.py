@@ -33,7 +33,10 @@ def verified_done(store: RawStore, *, rehash: bool = False) -> set[str]:
     for sid, it in store.latest().items():
         if it.status != "ok":
             continue
-        path = store.resolve(it)
+        try:
+            path = store.resolve(it)
+        except ValueError:   # manifests.paths.OutsideRoot: not ours to keep
+            continue
         size = (it.meta or {}).get("size")
         if path is not None and (not path.is_file() or (size is not None and path.stat().st_size != size)):
             continue

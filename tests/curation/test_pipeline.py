@@ -253,7 +253,7 @@ def test_volumes_slides_and_16bit_through_curate_run(tmp_path, shared):
     with store:
         for sid, p in files.items():
             store.append(RawItem("mixed", sid, file=str(p)))  # absolute paths, as importers write them
-    store.close()
+    store.close({"root": str(shared("data"))})  # ... with the dataset root they are under (absolute paths elsewhere are refused)
     out = tmp_path / "out"
     curate_run(CurateConfig(ocr=False, labels=False, keep_16bit=True, thumbnail_size=512, workers=2, wsi_tiles=2,
                             wsi_magnification=10.0, wsi_tile_size=128), [tmp_path / "data"], out)
