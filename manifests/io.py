@@ -185,7 +185,31 @@ def _flat_rows(table: pa.Table, batch_size: int = 65536) -> Iterator[dict]:
             yield row
 
 
+#: Spreadsheet formula injection (OWASP "CSV Injection"): a text cell starting with one of these is
+#: run as a formula by Excel / LibreOffice / Sheets; such cells get a leading ``'`` (shown as text).
+CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value):
+    """``value`` safe for a spreadsheet: text starting with ``= + - @ TAB CR`` prefixed with ``'``."""
+    if isinstance(value, str) and value.startswith(CSV_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def csv_safe_table(table: pa.Table) -> pa.Table:
+    """Every string column of ``table`` through :func:`csv_cell` (for writers of whole tables)."""
+    for i, f in enumerate(table.schema):
+        if pa.types.is_string(f.type) or pa.types.is_large_string(f.type):
+            col = table.column(i)
+            risky = pc.fill_null(pc.match_substring_regex(col, r"^[=+\-@\t\r]"), False)
+            table = table.set_column(i, f, pc.if_else(risky, pc.binary_join_element_wise("'", col, ""), col))
+    return table
+
+
 def export_csv(table: pa.Table, path: str | os.PathLike) -> Path:
+    """CSV with nested columns as JSON; text cells that a spreadsheet would run as a formula are
+    prefixed with ``'`` (:func:`csv_cell`)."""
     import csv
 
     path = Path(path)
@@ -193,7 +217,7 @@ def export_csv(table: pa.Table, path: str | os.PathLike) -> Path:
         writer = csv.DictWriter(fh, fieldnames=table.column_names)
         writer.writeheader()
         for row in _flat_rows(table):
-            writer.writerow(row)
+            writer.writerow({k: csv_cell(v) for k, v in row.items()})
     return path
 
 

@@ -92,8 +92,10 @@ class ValidationReport:
         if path.suffix.lower() == ".csv":
             import pyarrow.csv as pacsv
 
+            from manifests.io import csv_safe_table
+
             with atomic_path(path) as tmp:
-                pacsv.write_csv(self.problems, tmp)
+                pacsv.write_csv(csv_safe_table(self.problems), tmp)
         else:
             write_json_atomic(path, {**self.summary(), "problems": self.problems.to_pylist()})
         return path

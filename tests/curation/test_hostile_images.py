@@ -54,3 +54,20 @@ def test_small_nifti_and_4d_first_volume_still_decode(tmp_path):
     nib.save(nib.Nifti1Image(vol, np.eye(4)), tmp_path / "ok.nii.gz")
     dec = decode_file(tmp_path / "ok.nii.gz")
     assert dec.pixels.shape == (9, 8) and dec.meta["time_points"] == 3 and dec.meta["volume_shape"] == [8, 9, 5, 3]
+
+
+def test_dicom_with_a_corrupt_tag_length_says_so(tmp_path):
+    from pydicom.data import get_testdata_file
+
+    src = open(get_testdata_file("CT_small.dcm"), "rb").read()
+    i = src.find(b"\x10\x00\x10\x00PN")          # Patient's Name, explicit VR little endian, 2-byte length
+    assert i > 0
+    bad = bytearray(src)
+    bad[i + 6:i + 8] = struct.pack("<H", 0xFFF0)  # declares 65,520 bytes: swallows the rest of the file
+    (tmp_path / "bad.dcm").write_bytes(bytes(bad))
+    with pytest.raises(DecodeError) as info:
+        decode_file(tmp_path / "bad.dcm")
+    msg = str(info.value)
+    assert "corrupt DICOM" in msg and "(0010,0010)" in msg and "65520" in msg and "no pixel data" not in msg
+    (tmp_path / "ok.dcm").write_bytes(src)
+    assert decode_file(tmp_path / "ok.dcm").pixels.shape == (128, 128)
