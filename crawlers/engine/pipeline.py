@@ -203,4 +203,10 @@ class DownloadPipeline:
         stats = {k: v for k, v in self.counts.items() if not k.startswith(("ok", "error"))}
         if spider.fatal_message:
             stats["fatal"] = spider.fatal_message
-        self.store.close({"run": stats})
+        try:
+            self.store.close({"run": stats})
+        except OSError as err:   # a full disk: items.jsonl keeps every complete line; a re-run resumes
+            if not is_disk_full(err):
+                raise
+            spider.fatal_message = spider.fatal_message or local_error(err, self.store.root)
+            log.error("%s", spider.fatal_message)

@@ -60,6 +60,7 @@ def crawl(source: str, out_dir: str | os.PathLike, *, query: str | None = None, 
     if guard is not None and before is not None:
         guard(json.loads(before), options, query)  # raises UsageError (e.g. a different revision)
     store.stats_path.unlink(missing_ok=True)  # stats.json is the "done" marker: rewritten at the end
+    _check_jobdir(store.root / ".jobdir")
     settings = settings_for(spider_cls, out_dir, base_url, workers=workers, log_level=log_level, extra=scrapy_settings)
     settings["LOG_INSTALL_ROOT_HANDLER"] = not in_process  # the CLI configures logging itself
     kwargs = {"base_url": base_url, "query": query, "limit": limit, "options": json.dumps(options)}
@@ -70,6 +71,26 @@ def crawl(source: str, out_dir: str | os.PathLike, *, query: str | None = None, 
     if not store.stats_path.exists():
         raise StageError(f"{source}: the crawl ended without writing {store.stats_path}")
     return json.loads(store.stats_path.read_text(encoding="utf-8"))
+
+
+def _check_jobdir(jobdir: Path) -> None:
+    """Drop Scrapy's job state when a killed run or a full disk left it unreadable (the raw store, not
+    the job state, says what is done: finished items are skipped either way)."""
+    import pickle
+
+    if not jobdir.is_dir():
+        return
+    try:
+        state = jobdir / "spider.state"
+        if state.exists():
+            with open(state, "rb") as fh:
+                pickle.load(fh)
+        for active in jobdir.rglob("active.json"):
+            json.loads(active.read_text(encoding="utf-8"))
+    except (OSError, ValueError, EOFError, pickle.UnpicklingError) as err:
+        log.warning("Scrapy's job state in %s is damaged (%s: a full disk or a kill?); starting the listing over "
+                    "(finished items are still skipped)", jobdir, type(err).__name__)
+        shutil.rmtree(jobdir, ignore_errors=True)
 
 
 def _meta_path(store: RawStore) -> Path:

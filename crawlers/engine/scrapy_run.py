@@ -158,8 +158,14 @@ def run_subprocess(source: str, settings: dict, spider_kwargs: dict, *, timeout:
     repo = str(Path(__file__).resolve().parents[2])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [repo, os.environ.get("PYTHONPATH")]))}
     proc = subprocess.run(cmd, input=json.dumps(job), text=True, env=env, timeout=timeout, capture_output=True)
+    for line in reversed((proc.stdout or "").splitlines()):
+        if line.startswith("medharvest-fatal: "):   # crawlers.engine.run_spider.FATAL_PREFIX
+            return json.loads(line.split(": ", 1)[1])["message"]
     if fatal.exists():
-        return json.loads(fatal.read_text(encoding="utf-8"))["message"]
+        try:
+            return json.loads(fatal.read_text(encoding="utf-8"))["message"]
+        except (OSError, ValueError, KeyError):
+            pass
     if proc.returncode != 0:
         tail = (proc.stderr or "").strip().splitlines()[-5:]
         return f"crawler process exited with {proc.returncode}: {' | '.join(tail)}"

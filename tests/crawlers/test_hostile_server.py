@@ -146,3 +146,59 @@ def test_short_first_read_error_page_is_still_rejected(tmp_path):
         srv.add_handler("/f", lambda req: Response(200, (gen(), len(page)), {}, "application/octet-stream"))
         res = Downloader(retries=0).fetch(FileRequest(srv.url("/f"), tmp_path / "f", expect="image"))
     assert res.status == "error" and "error page" in res.error and not (tmp_path / "f").exists()
+
+
+# -- a full disk (a real tmpfs; skipped where it cannot be mounted) ----------------------------------
+def test_download_into_a_full_disk_says_disk_full_keeps_the_part_and_resumes(tmp_path):
+    from tests.smalldisk import grow, small_disk
+
+    big = b"\xff\xd8\xff\xe0" + os.urandom(2 << 20)
+    with small_disk(tmp_path / "small", "512k") as disk, ReplayServer() as srv:
+        srv.add("/big.jpg", big)
+        d = Downloader(retries=3, backoff=0.01)
+        req = FileRequest(srv.url("/big.jpg"), disk / "big.jpg", checksum="sha256:" + hashlib.sha256(big).hexdigest(),
+                          expect="image")
+        res = d.fetch(req)
+        assert res.status == "error" and res.disk_full and "disk full" in res.error and "cut short" not in res.error
+        assert res.attempts == 1 and srv.hits["/big.jpg"] == 1               # not retried: the network was fine
+        part = disk / "big.jpg.part"
+        assert part.exists() and part.stat().st_size > 0                      # what arrived is kept
+        grow(disk, "8m")
+        again = d.fetch(req)
+        data = (disk / "big.jpg").read_bytes()
+    assert again.ok and again.resumed and data == big
+
+
+def test_crawl_into_a_full_disk_stops_with_disk_full_and_resumes(tmp_path):
+    from crawlers.engine import crawl
+    from manifests.errors import StageError
+    from manifests.raw import RawStore
+    from tests.crawlers.test_hostile_names import serve_commons
+    from tests.smalldisk import grow, small_disk
+
+    def noise_png(i: int) -> bytes:
+        import numpy as np
+        from PIL import Image
+
+        buf = io.BytesIO()
+        Image.fromarray(np.random.default_rng(i).integers(0, 255, (300, 300), dtype=np.uint8)).save(buf, "PNG")
+        return buf.getvalue()                      # ~90 KB, incompressible
+
+    bodies = {f"Scan {i}.png": noise_png(i) for i in range(8)}
+    with small_disk(tmp_path / "small", "400k") as disk, ReplayServer() as srv:
+        serve_commons(srv, bodies)
+        with pytest.raises(StageError, match="disk full"):
+            crawl("wikimedia", disk, query="Category:X", base_url=srv.url(), workers=1)
+        store = RawStore(disk, "wikimedia")
+        ok_before = {sid for sid, it in store.latest().items() if it.status == "ok"}
+        assert 0 < len(ok_before) < len(bodies)
+        hits_before = dict(srv.hits)
+        grow(disk, "16m")
+        summary = crawl("wikimedia", disk, query="Category:X", base_url=srv.url(), workers=1)
+        hits = dict(srv.hits)
+    assert summary["status"] == {"ok": len(bodies)}
+    for sid, it in store.latest().items():
+        assert store.resolve(it).read_bytes() == bodies[sid]
+    for sid in ok_before:                          # done before the disk filled: not fetched again
+        path = next(p for p in hits if p.endswith(f"/f{list(bodies).index(sid)}.png"))
+        assert hits[path] == hits_before[path]
