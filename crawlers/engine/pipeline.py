@@ -5,14 +5,17 @@ pipeline runs the streaming :class:`~crawlers.engine.download.Downloader` on a t
 reactor never blocks), then appends one :class:`manifests.raw.RawItem` to ``items.jsonl``. Items
 already ``ok`` in the store whose file still verifies are skipped; an id seen twice in one run is
 written once. Every item reaches ``items.jsonl`` (an unexpected error becomes ``status="error"``).
-Each file path belongs to one item: a second item whose name cleans to a path another item holds
-gets ``<name>-<hash of its id>.<ext>`` instead (:func:`~crawlers.engine.integrity.disambiguate`).
+Each file path belongs to one download URL (several items may share it: one report for the images
+of a study); a download whose name cleans to a path another URL holds gets ``<name>-<hash>.<ext>``
+instead (:func:`~crawlers.engine.integrity.disambiguate`), recorded in ``names.jsonl``.
 A full disk stops the crawl with a "disk full" message; what was written stays, a re-run resumes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import logging
 import threading
 from collections import Counter
@@ -25,6 +28,7 @@ from crawlers.engine.download import Downloader, FileRequest, is_disk_full, loca
 from crawlers.engine.integrity import disambiguate, file_digest, safe_relpath
 
 log = logging.getLogger(__name__)
+NAMES = "names.jsonl"   # which download URL (its sha256) each file path belongs to: see DownloadPipeline._claim
 
 
 def verified_done(store: RawStore, *, rehash: bool = False) -> set[str]:
@@ -90,12 +94,21 @@ class DownloadPipeline:
         spider.done_ids = set(self.done)  # spiders may skip requests for finished items
         self.seen: set[str] = set()
         self._claims_lock = threading.Lock()
-        self.claims: dict[str, str] = {}   # path under files/ -> the source_id whose file it is
-        for sid, it in self.store.latest().items():
+        # path under files/ -> sha256 of the URL whose file it is (None: a file of an older run, owner unknown)
+        self.claims: dict[str, str | None] = {}
+        for it in self.store.latest().values():
             meta = it.meta or {}
             for f in (it.file, meta.get("text_file"), *(meta.get("files") or [])):
                 if f and str(f).startswith("files/"):
-                    self.claims.setdefault(str(f)[len("files/"):], sid)
+                    self.claims.setdefault(str(f)[len("files/"):], None)
+        self.names_path = self.store.root / NAMES
+        if self.names_path.exists():
+            for line in self.names_path.read_text(encoding="utf-8").splitlines():
+                try:
+                    path, owner = json.loads(line)
+                except (ValueError, TypeError):
+                    continue   # a partial last line (killed run)
+                self.claims[path] = owner
         kw = {"user_agent": spider.source_user_agent, "per_host": spider.download_per_host, "rate": spider.download_rate}
         kw.update(spider.downloader_kwargs())
         if kw.get("auth") or kw.get("secret_headers"):
@@ -145,12 +158,19 @@ class DownloadPipeline:
             return RawItem(source=self.spider.name, source_id=item["source_id"], retrieved_at=now_iso(),
                            status="error", error=message, meta={"disk_full": True} if is_disk_full(err) else {})
 
-    def _claim(self, rel: str, sid: str) -> str:
-        """``rel`` if it is free or already ``sid``'s, else a name no other item holds."""
+    def _claim(self, rel: str, url: str) -> str:
+        """``rel`` if it is free or already holds ``url``'s file (two items sharing one report), else a
+        name no other URL holds (``a_b-<hash>.png``); recorded in ``names.jsonl`` so a re-run picks the
+        same names whatever the order."""
+        owner = hashlib.sha256(url.encode("utf-8")).hexdigest()[:32]   # never the URL itself (no secrets on disk)
         with self._claims_lock:
             cand = rel
-            while self.claims.setdefault(cand, sid) != sid:
-                cand = disambiguate(cand, sid)
+            while self.claims.get(cand, owner) not in (owner, None):
+                cand = disambiguate(cand, owner)
+            if self.claims.get(cand) != owner:
+                self.claims[cand] = owner
+                with open(self.names_path, "a", encoding="utf-8") as fh:
+                    fh.write(json.dumps([cand, owner]) + "\n")
             return cand
 
     def _fetch_item(self, item: dict) -> RawItem:
@@ -159,7 +179,7 @@ class DownloadPipeline:
         raw = RawItem(source=self.spider.name, source_id=item["source_id"], retrieved_at=now_iso(), meta=meta, **fields)
         errors, extras = [], []
         for d in item.get("downloads") or []:
-            rel = self._claim(safe_relpath(d["path"]), item["source_id"])
+            rel = self._claim(safe_relpath(d["path"]), d["url"])
             dest = self.store.files_dir / rel
             res = self.downloader.fetch(FileRequest(
                 url=d["url"], dest=dest, checksum=d.get("checksum"), size=d.get("size"), expect=d.get("expect", "binary"),

@@ -77,7 +77,8 @@ def settings_for(spider_cls, out_dir: str | os.PathLike, base_url: str | None, *
         "HTTPCACHE_ENABLED": False,
         "MEDHARVEST_OUT": str(out_dir),
         "MEDHARVEST_WORKERS": workers,
-        "MEDHARVEST_DOWNLOADER": {"rate": None, "backoff": 0.02, "max_retry_after": 5.0} if local else {},
+        # loopback (replay server, local mirror): no politeness delays; a body under 1 KiB/s over 1 s is cut
+        "MEDHARVEST_DOWNLOADER": {"rate": None, "backoff": 0.02, "max_retry_after": 5.0, "rate_window": 1.0} if local else {},
         "CONCURRENT_ITEMS": max(32, workers * 2),
     }
     s.update(extra or {})
