@@ -8,22 +8,22 @@ other spoke; this package imports no spoke and not the CLI.
 files a manifest points to (``image_path`` is relative to the manifest's own directory).
 
 **Writes** (always atomically: temp file + rename): raw stores, manifests (Parquet, with a
-``medharvest`` metadata dict, e.g. the split's seed / group key / ratios), CSV / JSONL exports,
+``medharvest`` metadata dict, e.g. the split's seed / group key / ratios), exports (CSV, JSONL,
+Hugging Face, WebDataset, MONAI, COCO, Croissant),
 ``split_stats.json``, ``conflicts.json``, validation reports (CSV / JSON), stats JSON and the HTML
 datasheet.
 
 Public API, by module:
 
 * :mod:`manifests.schema` — ``SCHEMA``, ``COLUMNS``, nested types, ``from_records``, ``conform``,
-  ``make_key``, ``labels_list`` / ``labels_dict`` / ``primary_labels``, ``WEB_SOURCES``,
-  ``PROVENANCE_COLUMNS``, ``SPLITS``, ``STATUSES``.
+  ``make_key``, ``labels_list`` / ``labels_dict`` / ``primary_labels``, ``PROVENANCE_COLUMNS``,
+  ``SPLITS``, ``STATUSES``.
 * :mod:`manifests.labels` — NIH-14/15 and CheXpert-14 vocabularies, the mapping between them,
   ``canonical()`` for source spellings, the four ``State``\\ s, ``state_from_numeric()``.
-* :mod:`manifests.io` — ``read_manifest`` / ``write_manifest`` / ``read_meta``, ``export``
-  (csv, jsonl, parquet), ``merge``, ``rebase_image_paths``, ``write_json_atomic``, ``atomic_path``.
+* :mod:`manifests.io` — ``read_manifest`` / ``write_manifest`` / ``read_meta``, ``merge``,
+  ``rebase_image_paths``, ``write_json_atomic``, ``atomic_path``.
 * :mod:`manifests.raw` — ``RawStore`` / ``RawItem``: the raw store contract (append, resume, stats).
-* :mod:`manifests.errors` — ``UsageError`` (exit 2), ``StageError`` (exit 1), ``ManifestError``,
-  ``RecordError``.
+* :mod:`manifests.errors` — ``UsageError`` (exit 2), ``StageError`` (exit 1), ``ManifestError``.
 * :mod:`manifests.registry` — ``lookup()`` / ``did_you_mean()`` for every name registry.
 * :mod:`training.dataset_view` — a manifest as a training set (targets, decode, epoch order).
 * :mod:`manifests.columnar` — memory-light column reads of big manifests: ``read_columns``,
@@ -37,6 +37,8 @@ Public API, by module:
 * :mod:`manifests.ops.filter` — ``filter_table`` (safe filter expressions, ``label('Effusion')``),
   ``merge_files``.
 * :mod:`manifests.ops.report` — ``write_report``: the self-contained HTML datasheet.
+* :mod:`manifests.ops.export` — ``export`` / ``formats`` / ``format_for``: one module per export
+  format (csv, jsonl, parquet, hf, webdataset, monai, coco, croissant), each an ``Exporter`` subclass.
 
 The CLI for the operations is ``medharvest manifest validate|stats|split|export|merge|report``.
 """

@@ -21,23 +21,29 @@ def register(sub) -> None:
 
     p = sub.add_parser(
         "crawl", help="download a public source into DIR/raw/SOURCE (items.jsonl + files)",
-        description="Crawl one source (see --list) into DIR/raw/SOURCE/{files/,items.jsonl,stats.json}. "
+        description="Crawl one source into DIR/raw/SOURCE/{files/,items.jsonl,stats.json}. "
                     "Re-running the same command resumes: finished items are verified and skipped, partial "
-                    "files continue with HTTP Range. Credentials come from the environment or ~/.netrc only: "
-                    "PHYSIONET_USERNAME/PHYSIONET_PASSWORD (or a physionet.org netrc entry), GDC_TOKEN or "
-                    "GDC_TOKEN_FILE, NCBI_API_KEY.")
+                    "files continue with HTTP Range. Credentials come from the environment or ~/.netrc only. "
+                    "'medharvest crawl --list' shows every source with its access terms, the environment "
+                    "variables it reads and its options (read from the sources themselves, so this help "
+                    "stays instant). Your contact for the User-Agent: --contact or MEDHARVEST_CONTACT (wikimedia "
+                    "requires it).")
     p.add_argument("source", nargs="?", metavar="SOURCE", help="source name (see --list)")
     p.add_argument("--list", action="store_true", help="list the sources and their access terms")
     p.add_argument("--out", metavar="DIR", help="data directory")
     p.add_argument("--query", help="source-specific search / filter (see the source's datasheet)")
     p.add_argument("--limit", type=int, help="at most N items")
     p.add_argument("--base-url", metavar="URL", help="mirror or loopback replay server instead of the real host")
-    p.add_argument("--resume", action="store_true", help="resume a previous run (the default; kept for scripts)")
+    p.add_argument("--resume", action="store_true",
+                   help="insist on resuming: exit 2 when DIR/raw/SOURCE holds no previous run (resuming is the default)")
     p.add_argument("--fresh", action="store_true", help="delete DIR/raw/SOURCE first and start over")
     p.add_argument("--manifest", metavar="FILE", help="gdc: download the files of a GDC portal manifest")
     p.add_argument("--workers", type=int, help="download threads (default 8)")
+    p.add_argument("--contact", metavar="EMAIL|URL",
+                   help="how the site operators can reach you, sent in the User-Agent (required by wikimedia; "
+                        "default $MEDHARVEST_CONTACT)")
     p.add_argument("--licences", metavar="LIST",
-                   help="keep only these licence families, e.g. CC-BY,CC-BY-SA,CC0,PD (wikimedia, openi, pmc)")
+                   help="keep only these licence families, e.g. CC-BY,CC-BY-SA,CC0,PD (sources with a 'licences' option)")
     p.add_argument("--option", action="append", type=_option, default=[], metavar="KEY=VALUE",
                    help="source option, e.g. project=mimic-cxr, include='sub-*/anat/*.nii.gz' (repeatable)")
     add_common(p)
@@ -46,13 +52,14 @@ def register(sub) -> None:
 
 def run(args) -> int:
     import time
+    from pathlib import Path
 
     from crawlers import registry
     from manifests.errors import UsageError
     from medharvest.output import summary_table
 
     if args.list:
-        summary_table("sources", dict(registry.listing()), quiet=args.quiet)
+        summary_table("sources", registry.listing(), quiet=args.quiet)
         return 0
     if not args.source:
         raise UsageError("crawl needs a SOURCE (or --list)")
@@ -61,6 +68,8 @@ def run(args) -> int:
     if args.resume and args.fresh:
         raise UsageError("--resume and --fresh contradict each other")
     registry.spider_class(args.source)  # unknown source -> "did you mean" (exit 2) before any work
+    if args.resume and not (Path(args.out) / "raw" / args.source / "items.jsonl").exists():
+        raise UsageError(f"--resume: {args.out}/raw/{args.source} holds no previous run (drop --resume to start one)")
 
     from crawlers.engine.credentials import present
     from crawlers.engine.run import CrawlConfig, crawl
@@ -73,6 +82,8 @@ def run(args) -> int:
         options["manifest"] = args.manifest
     if args.licences:
         options["licences"] = args.licences
+    if getattr(args, "contact", None):
+        options["contact"] = args.contact
     cfg = resolve(CrawlConfig, toml=toml, flags={"query": args.query, "limit": args.limit, "base_url": args.base_url,
                                                   "workers": args.workers, "options": options or None})
     start = time.perf_counter()

@@ -177,6 +177,7 @@ class DownloadPipeline:
         fields = dict(item.get("fields") or {})
         meta = dict(fields.pop("meta", None) or {})
         raw = RawItem(source=self.spider.name, source_id=item["source_id"], retrieved_at=now_iso(), meta=meta, **fields)
+        raw.provenance_required = self.spider.provenance_required   # from the source's declaration
         errors, extras = [], []
         for d in item.get("downloads") or []:
             rel = self._claim(safe_relpath(d["path"]), d["url"])

