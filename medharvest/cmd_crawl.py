@@ -44,6 +44,9 @@ def register(sub) -> None:
                         "default $MEDHARVEST_CONTACT)")
     p.add_argument("--licences", metavar="LIST",
                    help="keep only these licence families, e.g. CC-BY,CC-BY-SA,CC0,PD (sources with a 'licences' option)")
+    p.add_argument("--start-url", action="append", default=[], metavar="URL",
+                   help="web: a page to start from (repeatable; a path is resolved against --base-url)")
+    p.add_argument("--sitemap", metavar="URL", help="web: crawl the pages a sitemap.xml (or sitemap index) lists")
     p.add_argument("--option", action="append", type=_option, default=[], metavar="KEY=VALUE",
                    help="source option, e.g. project=mimic-cxr, include='sub-*/anat/*.nii.gz' (repeatable)")
     add_common(p)
@@ -82,6 +85,10 @@ def run(args) -> int:
         options["manifest"] = args.manifest
     if args.licences:
         options["licences"] = args.licences
+    if args.start_url:
+        options["start_urls"] = list(args.start_url)
+    if args.sitemap:
+        options["sitemap"] = args.sitemap
     if getattr(args, "contact", None):
         options["contact"] = args.contact
     cfg = resolve(CrawlConfig, toml=toml, flags={"query": args.query, "limit": args.limit, "base_url": args.base_url,

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from manifests.raw import RawItem, RawStore, now_iso
 
-from crawlers.engine.download import Downloader, FileRequest, is_disk_full, local_error
+from crawlers.engine.download import Downloader, FileRequest, FileResult, is_disk_full, local_error
 from crawlers.engine.integrity import disambiguate, file_digest, safe_relpath
 
 log = logging.getLogger(__name__)
@@ -73,6 +73,26 @@ def extract_text(path: Path, fmt: str) -> str:
             finally:
                 pdf.close()
     return path.read_text(encoding="utf-8", errors="replace")
+
+
+def store_body(url: str, dest: Path, body: bytes) -> FileResult:
+    """Write bytes a spider already holds to ``dest`` atomically (``.part`` then rename); unchanged: skipped."""
+    import hashlib
+    import os
+
+    sha = hashlib.sha256(body).hexdigest()
+    if dest.is_file() and dest.stat().st_size == len(body) and file_digest(dest) == sha:
+        return FileResult(url=url, path=str(dest), sha256=sha, size=len(body), skipped=True)
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        part = dest.with_name(dest.name + ".part")
+        with open(part, "wb") as fh:
+            fh.write(body)
+        os.replace(part, dest)
+    except OSError as err:   # disk full: said so, and the crawl stops (DownloadPipeline._stop)
+        return FileResult(url=url, status="error", disk_full=is_disk_full(err),
+                          error=local_error(err, dest) or f"cannot write {dest.name}: {err.strerror or err}")
+    return FileResult(url=url, path=str(dest), sha256=sha, size=len(body))
 
 
 class DownloadPipeline:
@@ -182,9 +202,12 @@ class DownloadPipeline:
         for d in item.get("downloads") or []:
             rel = self._claim(safe_relpath(d["path"]), d["url"])
             dest = self.store.files_dir / rel
-            res = self.downloader.fetch(FileRequest(
-                url=d["url"], dest=dest, checksum=d.get("checksum"), size=d.get("size"), expect=d.get("expect", "binary"),
-                name_from_header=bool(d.get("name_from_header")), fallback_name=d.get("fallback_name", Path(rel).name)))
+            if d.get("body") is not None:      # fetched by the spider already (small page images)
+                res = store_body(d["url"], dest, d["body"])
+            else:
+                res = self.downloader.fetch(FileRequest(
+                    url=d["url"], dest=dest, checksum=d.get("checksum"), size=d.get("size"), expect=d.get("expect", "binary"),
+                    name_from_header=bool(d.get("name_from_header")), fallback_name=d.get("fallback_name", Path(rel).name)))
             self.counts["files_skipped" if res.skipped else ("files_ok" if res.ok else "files_error")] += 1
             self.counts["files_resumed"] += int(res.resumed)
             self.counts["bytes"] += (res.size or 0) if not res.skipped else 0
@@ -222,6 +245,7 @@ class DownloadPipeline:
         self.pool.shutdown(wait=True)
         self.downloader.close()
         stats = {k: v for k, v in self.counts.items() if not k.startswith(("ok", "error"))}
+        stats.update(spider.run_stats)
         if spider.fatal_message:
             stats["fatal"] = spider.fatal_message
         try:

@@ -60,7 +60,8 @@ def crawl(source: str, out_dir: str | os.PathLike, *, query: str | None = None, 
         spider_cls.check_resume(json.loads(before), options, query)  # raises UsageError (e.g. a different revision)
     store.stats_path.unlink(missing_ok=True)  # stats.json is the "done" marker: rewritten at the end
     _check_jobdir(store.root / ".jobdir")
-    settings = settings_for(spider_cls, out_dir, base_url, workers=workers, log_level=log_level, extra=scrapy_settings)
+    extra = {**spider_cls.scrapy_settings(options), **(scrapy_settings or {})}
+    settings = settings_for(spider_cls, out_dir, base_url, workers=workers, log_level=log_level, extra=extra)
     settings["LOG_INSTALL_ROOT_HANDLER"] = not in_process  # the CLI configures logging itself
     settings["USER_AGENT"] = settings["ROBOTSTXT_USER_AGENT"] = spider_cls.user_agent_for(options)
     kwargs = {"base_url": base_url, "query": query, "limit": limit, "options": json.dumps(options)}

@@ -5,7 +5,9 @@ A source is declared once, by its spider class (found by :mod:`crawlers.registry
 first paragraph), ``credentials`` (the environment variables it reads), ``provenance_required``,
 ``option_names``, and the hooks the engine calls (:meth:`SourceSpider.check_options`,
 :meth:`~SourceSpider.check_resume`, :meth:`~SourceSpider.credentials_present`,
-:meth:`~SourceSpider.secret_headers`, :meth:`~SourceSpider.downloader_kwargs`). Every list a user
+:meth:`~SourceSpider.secret_headers`, :meth:`~SourceSpider.scrapy_settings`,
+:meth:`~SourceSpider.downloader_kwargs`); a spider may count its own work in ``run_stats`` (the
+pipeline adds it to ``stats.json``). Every list a user
 sees (``crawl --list``, ``run.json``'s ``credentials_present``, the provenance rule of ``validate``)
 is derived from these attributes.
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections import Counter
 
 import scrapy
 from scrapy.exceptions import CloseSpider
@@ -105,6 +108,9 @@ class SourceSpider(scrapy.Spider):
         self.source_user_agent = type(self).user_agent_for(self.options)
         self.emitted = 0
         self.fatal_message: str | None = None
+        #: Counts a spider keeps about its own work (pages fetched, robots.txt refusals ...);
+        #: the pipeline adds them to ``stats.json`` under ``run``.
+        self.run_stats: Counter = Counter()
 
     # -- the operator's contact in the User-Agent -----------------------------------------------
     @classmethod
@@ -173,6 +179,12 @@ class SourceSpider(scrapy.Spider):
     def secret_headers(self, url: str) -> dict[str, str]:
         """Headers with secrets for a Scrapy request to ``url`` (added just before sending, removed
         afterwards so that neither retries nor the JOBDIR queue store them)."""
+        return {}
+
+    @classmethod
+    def scrapy_settings(cls, options: dict) -> dict:
+        """Scrapy settings this run's ``options`` call for (e.g. per-host limits); they override the
+        engine's defaults, on loopback too. Called by the engine before the crawl starts."""
         return {}
 
     def downloader_kwargs(self) -> dict:

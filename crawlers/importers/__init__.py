@@ -9,6 +9,10 @@ licence and attribution. A row with a problem (missing image, bad label value, m
 written with ``status="error"`` and a clear ``error``; a missing required file or column stops the
 run with :class:`~manifests.errors.UsageError` before any work. A re-run skips ids already done.
 
+Region annotations (``paip2019``) arrive as ``boxes`` in the raw file's pixels with an outline
+``polygon``; ``curate run`` rescales them to the record image. Helpers: :mod:`~crawlers.importers.aperio`
+(ImageScope XML), :mod:`~crawlers.importers.tiffinfo` (TIFF headers without decoding).
+
 Public API: :data:`IMPORTERS` (name -> module), :func:`get` (look-up with "did you mean"),
 :func:`listing` (name -> licence line, for ``import --list``), :func:`run` (check + import).
 
