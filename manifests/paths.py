@@ -20,13 +20,18 @@ class OutsideRoot(ValueError):
     """A path from a record points outside the folder it must stay in."""
 
 
-def contained(path: str | os.PathLike, roots: Path | Iterable[Path], *, what: str = "file") -> Path:
+def contained(path: str | os.PathLike, roots: Path | Iterable[Path], *, what: str = "file",
+              follow_symlinks: bool = True) -> Path:
     """``path`` (relative to the first root, or absolute) resolved, symlinks followed; it must lie under
-    one of ``roots``, else :class:`OutsideRoot` names the path and the allowed folder(s)."""
+    one of ``roots``, else :class:`OutsideRoot` names the path and the allowed folder(s).
+
+    ``follow_symlinks=False``: ``..`` and absolute paths are still judged, but a symlink inside a root
+    may point anywhere (a user's own dataset folder, linked in)."""
     roots = [roots] if isinstance(roots, (str, os.PathLike)) else list(roots)
-    resolved = [Path(r).resolve() for r in roots]
+    norm = (lambda q: Path(q).resolve()) if follow_symlinks else (lambda q: Path(os.path.abspath(q)))
+    resolved = [norm(r) for r in roots]
     p = Path(path)
-    full = (p if p.is_absolute() else resolved[0] / p).resolve()
+    full = norm(p if p.is_absolute() else resolved[0] / p)
     for r in resolved:
         if full == r or full.is_relative_to(r):
             return full

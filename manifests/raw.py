@@ -131,17 +131,28 @@ class RawStore:
         """Absolute path of the item's file (or of ``name``, e.g. ``meta["text_file"]``).
 
         Raises :class:`manifests.paths.OutsideRoot` when it points outside :meth:`roots`
-        (``../../etc/passwd``, an absolute path elsewhere, a symlink out): never read.
+        (``../../etc/passwd``, an absolute path elsewhere, a symlink out of the store): never read.
+        Under an imported dataset root, a user's own symlinks may point elsewhere (only ``..`` and
+        absolute paths are judged there).
         """
-        from manifests.paths import contained
+        from manifests.paths import OutsideRoot, contained
 
         rel = item.file if name is None else name
         if not rel:
             return None
         if self._roots is None:
             self._roots = self.roots()
-        roots = self._roots
-        return contained(rel, roots, what=f"{item.source}:{item.source_id}: file")
+        what = f"{item.source}:{item.source_id}: file"
+        try:
+            return contained(rel, self._roots[:1], what=what)
+        except OutsideRoot:
+            if len(self._roots) == 1:
+                raise
+        try:
+            return contained(rel, self._roots[1:], what=what, follow_symlinks=False)
+        except OutsideRoot:
+            raise OutsideRoot(f"{what} '{rel}' is outside '{self._roots[0]}' and the imported dataset root "
+                              f"'{self._roots[1]}': refused (paths must stay inside their root)") from None
 
     # -- writing ------------------------------------------------------------------------
     def open(self) -> "RawStore":
