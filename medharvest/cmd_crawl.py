@@ -17,7 +17,7 @@ def _option(text: str) -> tuple[str, object]:
 
 
 def register(sub) -> None:
-    from medharvest.cli import add_common
+    from medharvest.cli import add_common, add_executor
 
     p = sub.add_parser(
         "crawl", help="download a public source into DIR/raw/SOURCE (items.jsonl + files)",
@@ -35,11 +35,13 @@ def register(sub) -> None:
     p.add_argument("--resume", action="store_true", help="resume a previous run (the default; kept for scripts)")
     p.add_argument("--fresh", action="store_true", help="delete DIR/raw/SOURCE first and start over")
     p.add_argument("--manifest", metavar="FILE", help="gdc: download the files of a GDC portal manifest")
-    p.add_argument("--workers", type=int, help="download threads (default 8)")
+    p.add_argument("--workers", type=int, help="download threads (default 8; per shard task with --executor ray)")
+    p.add_argument("--shard-size", type=int, metavar="N", help="--executor ray: items per shard task (default 500)")
     p.add_argument("--licences", metavar="LIST",
                    help="keep only these licence families, e.g. CC-BY,CC-BY-SA,CC0,PD (wikimedia, openi, pmc)")
     p.add_argument("--option", action="append", type=_option, default=[], metavar="KEY=VALUE",
                    help="source option, e.g. project=mimic-cxr, include='sub-*/anat/*.nii.gz' (repeatable)")
+    add_executor(p)
     add_common(p)
     p.set_defaults(func=run)
 
@@ -61,6 +63,9 @@ def run(args) -> int:
     if args.resume and args.fresh:
         raise UsageError("--resume and --fresh contradict each other")
     registry.spider_class(args.source)  # unknown source -> "did you mean" (exit 2) before any work
+    from medharvest.cli import executor_from
+
+    executor = executor_from(args)  # unknown executor -> "did you mean" (exit 2) before any work
 
     from crawlers.engine.credentials import present
     from crawlers.engine.run import CrawlConfig, crawl
@@ -74,14 +79,17 @@ def run(args) -> int:
     if args.licences:
         options["licences"] = args.licences
     cfg = resolve(CrawlConfig, toml=toml, flags={"query": args.query, "limit": args.limit, "base_url": args.base_url,
-                                                  "workers": args.workers, "options": options or None})
+                                                  "workers": args.workers, "shard_size": args.shard_size,
+                                                  "options": options or None})
     start = time.perf_counter()
-    summary = crawl(args.source, args.out, query=cfg.query, limit=cfg.limit, base_url=cfg.base_url, resume=not args.fresh,
-                    options=cfg.options, workers=cfg.workers, in_process=True,
-                    log_level="INFO" if getattr(args, "verbose", 0) else "WARNING")
+    with executor:
+        summary = crawl(args.source, args.out, query=cfg.query, limit=cfg.limit, base_url=cfg.base_url, resume=not args.fresh,
+                        options=cfg.options, workers=cfg.workers, in_process=True, executor=executor,
+                        shard_size=cfg.shard_size, log_level="INFO" if getattr(args, "verbose", 0) else "WARNING")
+        where = executor.describe()
     seconds = round(time.perf_counter() - start, 2)
     write_run_json(f"{args.out}/raw/{args.source}", f"crawl {args.source}",
-                   {**as_dict(cfg), "credentials_present": present()}, {**summary, "seconds": seconds})
+                   {**as_dict(cfg), **where, "credentials_present": present()}, {**summary, "seconds": seconds})
     summary_table(f"crawl {args.source} -> {args.out}/raw/{args.source}", {
         "items": summary.get("items"), "status": summary.get("status"), **summary.get("run", {}), "seconds": seconds,
     }, quiet=args.quiet)
