@@ -31,6 +31,7 @@ def ray_executor():
 
     Yields a started :class:`manifests.executor.RayExecutor`; Ray is shut down at the session's end.
     """
+    os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")  # before Ray is first imported (see ray_init)
     pytest.importorskip("ray")
     from manifests.executor import RayExecutor
 
