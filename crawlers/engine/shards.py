@@ -136,7 +136,17 @@ def fetch_shard(job: ShardJob) -> dict:
         downloader.close()
     stats = {k: v for k, v in counts.items()}
     stats["seconds"] = round(time.perf_counter() - t0, 3)
-    return shard.close({"shard": job.shard, "run": stats})
+    return shard.close({"shard": job.shard, "node": _node_id(), "run": stats})
+
+
+def _node_id() -> str | None:
+    """The Ray node this task runs on (None outside Ray): the merged stats count the nodes used."""
+    try:
+        import ray
+
+        return ray.get_runtime_context().get_node_id() if ray.is_initialized() else None
+    except ImportError:
+        return None
 
 
 def shard_ids(n_items: int, size: int) -> list[str]:
@@ -183,18 +193,21 @@ def merge_shards(store: RawStore, shards: list[str], extra: dict) -> dict:
     stats.json written, then ``.plan/`` and ``shards/`` removed. Idempotent."""
     latest: dict[str, RawItem] = store.latest()
     run: Counter = Counter()
+    nodes: set[str] = set()
     for sid in shards:
         sh = store.shard(sid)
         for it in sh.iter_items():
             latest[it.source_id] = it
         if sh.stats_path.exists():
-            for k, v in json.loads(sh.stats_path.read_text(encoding="utf-8")).get("run", {}).items():
+            st = json.loads(sh.stats_path.read_text(encoding="utf-8"))
+            nodes.update([st["node"]] if st.get("node") else [])
+            for k, v in st.get("run", {}).items():
                 if isinstance(v, (int, float)) and k != "seconds":
                     run[k] += v
     with atomic_path(store.items_path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
         for it in latest.values():
             fh.write(it.to_json() + "\n")
-    summary = store.close({"run": {**dict(run), "shards": len(shards)}, **extra})
+    summary = store.close({"run": {**dict(run), "shards": len(shards), "nodes": len(nodes)}, **extra})
     shutil.rmtree(store.root / SHARDS_DIR, ignore_errors=True)
     shutil.rmtree(store.root / PLAN_DIR, ignore_errors=True)
     return summary
