@@ -3,7 +3,8 @@
 Reads ``<data>/raw/<source>/items.jsonl`` (+ files) of one or more raw stores; writes into ``out``:
 
 * ``images/ab/<sha256>.png`` -- normalised images (exact duplicates share one file);
-* ``manifest.parquet`` -- one record per raw item (:mod:`manifests.schema`), written atomically;
+* ``manifest.parquet`` -- one record per raw item (:mod:`manifests.schema`), written atomically
+  (``part_rows > 0``: a directory ``manifest.parquet/part-*.parquet``);
 * ``stats.json`` -- counts and timings, written last (doubles as the "done" marker);
 * ``run.json`` -- via the ``before_stats`` hook the CLI passes;
 * ``.work/journal.jsonl`` -- one finished record per line, appended as records finish, so a
@@ -13,7 +14,8 @@ Reads ``<data>/raw/<source>/items.jsonl`` (+ files) of one or more raw stores; w
 Per item: decode (:mod:`curation.images`) -> normalise -> burned-in identifier scan and
 redaction (:mod:`curation.ocr`) -> PNG store + pHash + quality flags (in a process pool); text:
 identifier scrub then report labels (:mod:`curation.text`, in the main process, overlapping
-the pool). Then near-duplicate groups over all records (:mod:`curation.dedup`).
+the pool); ``executor=<ray>`` runs the same functions as Ray tasks and actors instead
+(:mod:`curation.engines`). Then near-duplicate groups over all records (:mod:`curation.dedup`).
 Per-record problems become ``status="error"`` + ``error``; the run always finishes.
 """
 
