@@ -111,13 +111,13 @@ class RayEngine:
         return [self.task.remote(job) for job in jobs]
 
     def image_results(self, handle, jobs: list[dict]) -> list[dict]:
-        from ray.exceptions import WorkerCrashedError
+        from ray.exceptions import OutOfMemoryError, WorkerCrashedError
 
         out = []
         for ref, job in zip(handle, jobs):
             try:
                 out.append(self.ray.get(ref))
-            except WorkerCrashedError:  # every retry's worker died on this item
+            except (WorkerCrashedError, OutOfMemoryError):  # every retry's worker died on this item
                 out.append(crashed(job))
         return out
 

@@ -165,6 +165,9 @@ def curate_run(
     from manifests.schema import from_records
 
     raw_dirs = [Path(d) for d in raw_dirs]
+    out = Path(out)
+    if executor is not None and executor.distributed:  # tasks run elsewhere: no paths relative to this cwd
+        raw_dirs, out = [d.absolute() for d in raw_dirs], out.absolute()
     if not raw_dirs:
         raise UsageError("curate run needs at least one raw directory")
     stores: list[RawStore] = []

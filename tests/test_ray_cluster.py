@@ -55,7 +55,7 @@ def test_crawl_and_curate_on_two_nodes_equal_local(cluster, tmp_path):
 
     env = cluster.env
     ray_flags = ["--executor", "ray", "--ray-address", cluster.address]
-    n = 40
+    n = 30
     with openi_site(n, delay=0.05) as (srv, site):
         crawl = ["crawl", "openi", "--base-url", srv.url(), "--option", "page_size=20", "--shard-size", "5", "--workers", "2", "-q"]
         cli(*crawl, "--out", str(tmp_path / "local"), env=env)

@@ -173,7 +173,8 @@ def plan_ready(store: RawStore, key: dict) -> bool:
 def run_shards(executor, store: RawStore, plan: list[dict], *, size: int, spider_kwargs: dict, downloader: dict,
                workers: int, gate) -> list[dict]:
     """Every shard of ``plan`` through ``executor.map`` (finished shards are read, not re-run)."""
-    jobs = [ShardJob(store.source, str(store.root.parent.parent), sid, plan[i * size:(i + 1) * size], spider_kwargs,
+    data_dir = str(store.root.parent.parent.resolve())  # workers do not share the driver's cwd
+    jobs = [ShardJob(store.source, data_dir, sid, plan[i * size:(i + 1) * size], spider_kwargs,
                      downloader, workers, gate) for i, sid in enumerate(shard_ids(len(plan), size))]
     out: list[dict | None] = [None] * len(jobs)
     todo = []

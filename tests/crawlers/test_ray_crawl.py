@@ -27,11 +27,11 @@ def _lines(out) -> list[str]:
 
 
 def test_sharded_crawl_equals_local(ray_executor, tmp_path):
-    with openi_site(60) as (srv, _):
+    with openi_site(36) as (srv, _):
         a = crawl("openi", tmp_path / "local", base_url=srv.url(), options=OPTS)
-        b = crawl("openi", tmp_path / "ray", base_url=srv.url(), options=OPTS, executor=ray_executor, shard_size=16)
-    assert a["status"] == b["status"] == {"ok": 60}
-    assert b["run"]["shards"] == 4 and b["run"]["files_ok"] == 60 and b["executor"]["executor"] == "ray"
+        b = crawl("openi", tmp_path / "ray", base_url=srv.url(), options=OPTS, executor=ray_executor, shard_size=10)
+    assert a["status"] == b["status"] == {"ok": 36}
+    assert b["run"]["shards"] == 4 and b["run"]["files_ok"] == 36 and b["executor"]["executor"] == "ray"
     assert _items(tmp_path / "ray") == _items(tmp_path / "local")
     for sid, it in _items(tmp_path / "ray").items():
         assert (tmp_path / "ray" / "raw" / "openi" / it["file"]).read_bytes() == \
@@ -39,25 +39,25 @@ def test_sharded_crawl_equals_local(ray_executor, tmp_path):
     root = tmp_path / "ray" / "raw" / "openi"
     assert not (root / "shards").exists() and not (root / ".plan").exists()
     assert sorted(_lines(tmp_path / "ray")) == sorted(_items(tmp_path / "ray"))  # one line per item
-    with openi_site(60) as (srv, site):  # a re-run finds everything done: no shard has work
-        c = crawl("openi", tmp_path / "ray", base_url=srv.url(), options=OPTS, executor=ray_executor, shard_size=16)
+    with openi_site(36) as (srv, site):  # a re-run finds everything done: no shard has work
+        c = crawl("openi", tmp_path / "ray", base_url=srv.url(), options=OPTS, executor=ray_executor, shard_size=10)
         assert not site.stamps
-    assert c["status"] == {"ok": 60} and c["run"]["shards"] == 0
+    assert c["status"] == {"ok": 36} and c["run"]["shards"] == 0
 
 
 def test_killed_shard_worker_loses_and_duplicates_nothing(ray_executor, tmp_path):
-    with openi_site(40, delay=0.04) as (srv, site):
-        killer = Killer("fetch_shard", when=lambda: len(site.stamps) >= 6)
+    with openi_site(30, delay=0.04) as (srv, site):
+        killer = Killer("fetch_shard", when=lambda: len(site.stamps) >= 4)
         killer.start()
-        s = crawl("openi", tmp_path, base_url=srv.url(), options=OPTS, executor=ray_executor, shard_size=10, workers=2)
+        s = crawl("openi", tmp_path, base_url=srv.url(), options=OPTS, executor=ray_executor, shard_size=8, workers=2)
         killer.stop.set()
         hits = Counter(srv.hits)
     assert killer.killed is not None, "no shard task was running to kill"
-    assert s["status"] == {"ok": 40}
+    assert s["status"] == {"ok": 30}
     lines = _lines(tmp_path)
-    assert len(lines) == len(set(lines)) == 40
+    assert len(lines) == len(set(lines)) == 30
     images = [p for p in hits if p.startswith("/imgs/")]
-    assert len(images) == 40  # every image was asked for (some twice: the killed shard's in-flight ones)
+    assert len(images) == 30  # every image was asked for (some twice: the killed shard's in-flight ones)
     files = list((tmp_path / "raw" / "openi" / "files").rglob("*"))
     assert not [f for f in files if f.name.endswith(".part")]
 
