@@ -32,16 +32,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from manifests.labels import NIH14  # noqa: E402
+from manifests.labels import MESH_TO_NIH, NIH14  # noqa: E402
 
-MESH_TO_NIH = {
-    "pulmonary atelectasis": "Atelectasis", "cardiomegaly": "Cardiomegaly",
-    "pleural effusion": "Effusion", "infiltrate": "Infiltration", "mass": "Mass",
-    "nodule": "Nodule", "pneumonia": "Pneumonia", "pneumothorax": "Pneumothorax",
-    "consolidation": "Consolidation", "pulmonary edema": "Edema", "emphysema": "Emphysema",
-    "pulmonary emphysema": "Emphysema", "pulmonary fibrosis": "Fibrosis",
-    "thickening": "Pleural_Thickening", "hernia, hiatal": "Hernia",
-}
 
 
 def load(shared: Path, reports_csv: Path | None = None, gold_csv: Path | None = None):

@@ -66,7 +66,7 @@ def main() -> None:
     loss_fn = nn.CrossEntropyLoss(weight=counts.sum() / (len(CLASSES) * counts.clamp(min=1)))
     opt = torch.optim.Adam(net.parameters(), 1e-3)
     start = time.perf_counter()
-    for epoch in range(args.epochs):
+    for _epoch in range(args.epochs):
         net.train()
         perm = torch.randperm(len(Xtr))
         for i in range(0, len(perm), 64):

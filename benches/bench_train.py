@@ -39,7 +39,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--device", default=None)
     ap.add_argument("--batch", type=int, default=32)
-    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default 1, see training.distributed.auto_threads)")
+    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default 1, see training.distributed.DEFAULT_THREADS)")
     args = ap.parse_args()
     import torch
     import torch.nn.functional as F
@@ -50,9 +50,9 @@ def main() -> None:
     from gan.registry import build as build_gan
 
     dev = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    from training.distributed import auto_threads
+    from training.distributed import DEFAULT_THREADS
 
-    threads = args.threads or auto_threads()
+    threads = args.threads or DEFAULT_THREADS
     torch.set_num_threads(threads)
     amp = dev.type == "cuda"
     b = args.batch

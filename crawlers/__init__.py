@@ -6,13 +6,14 @@ datasets a user already holds on disk. Writes: raw stores (:class:`manifests.raw
 
 Public API
 ----------
-- :mod:`crawlers.registry` — ``SOURCES`` (name -> module path, imported lazily), ``load(name)``,
-  ``spider_class(name)``, ``terms(name)`` / ``listing()`` for ``medharvest crawl --list``.
+- :mod:`crawlers.registry` — ``sources()`` (name -> spider class, discovered by walking this
+  package: a source is one module with one ``SourceSpider``), ``spider_class(name)`` (did you mean),
+  ``terms(cls)`` / ``listing()`` for ``medharvest crawl --list``, ``present()`` (credentials set?).
 - :mod:`crawlers.engine` — ``crawl(source, out_dir, ...)``, the streaming ``Downloader``, the
   ``SourceSpider`` base class and the Scrapy runner/pipeline every source uses (see its docstring).
-- One module per source, each a Scrapy spider whose module docstring is the datasheet:
-  ``physionet``, ``gdc``, ``openneuro``, ``openi``, ``medpix`` (+ ``browser``: Selenium middleware),
-  ``wikimedia``, ``pmc``.
+- One module per source, each a Scrapy spider whose module docstring is the datasheet (today
+  physionet, gdc, openneuro, openi, medpix, wikimedia, pmc; ``crawl --list`` is the truth). Other
+  modules here (``browser``, ``jats``, ``licences``, ``webitems``, ``webtext``) are helpers.
 - :mod:`crawlers.importers` — importers for local datasets; :mod:`crawlers.sample` — the synthetic
   sample dataset generator.
 

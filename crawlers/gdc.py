@@ -168,6 +168,8 @@ def error_hint(status: int, head: bytes) -> str | None:
 # -- spider ---------------------------------------------------------------------------------------
 class Spider(SourceSpider):
     name = "gdc"
+    credentials = ("GDC_TOKEN", "GDC_TOKEN_FILE")
+    option_names = ("manifest", "filters", "page_size", "reports")
     default_base_url = "https://api.gdc.cancer.gov"
     download_rate = 5.0
     download_per_host = 4
@@ -185,9 +187,13 @@ class Spider(SourceSpider):
         else:
             build_filters(query, options)
 
+    @classmethod
+    def credentials_present(cls) -> bool:
+        return token(*cls.credentials) is not None
+
     def __init__(self, *a, **kw):
         super().__init__(*a, **kw)
-        self._token = token("GDC_TOKEN", "GDC_TOKEN_FILE")
+        self._token = token(*self.credentials)
         self.page_size = int(self.options.get("page_size", PAGE_SIZE))
 
     def secret_headers(self, url: str) -> dict[str, str]:

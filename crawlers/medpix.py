@@ -164,6 +164,7 @@ class Spider(SourceSpider):
     ``MEDHARVEST_CHROMEDRIVER``."""
 
     name = SOURCE
+    option_names = ("licences", "browser_timeout")
     default_base_url = DEFAULT_BASE_URL
     metadata_delay = 2.0          # one rendered page every ~2 s on the real site
     download_rate = 2.0

@@ -224,6 +224,7 @@ class Spider(SourceSpider):
     ``it``: xg, mc, ph, gl…), ``licences``, ``page_size``."""
 
     name = SOURCE
+    option_names = ("collection", "image_type", "licences", "page_size")
     default_base_url = DEFAULT_BASE_URL
     robots_txt = False          # a JSON API, not pages for crawlers: API etiquette (rate, back-off) applies
     metadata_delay = 1.0

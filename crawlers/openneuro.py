@@ -130,6 +130,7 @@ def describe(dataset: str, tag: str, desc: dict, path: str, sidecar: dict | None
 # -- spider --------------------------------------------------------------------------------------
 class Spider(SourceSpider):
     name = "openneuro"
+    option_names = ("include", "exclude", "force")
     default_base_url = "https://openneuro.org"
     download_rate = 5.0
     download_per_host = 4

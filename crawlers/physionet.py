@@ -146,6 +146,8 @@ def report_path(record: dict[str, str]) -> str:
 # -- spider -----------------------------------------------------------------------------------
 class Spider(SourceSpider):
     name = "physionet"
+    credentials = ("PHYSIONET_USERNAME", "PHYSIONET_PASSWORD")   # or a physionet.org entry in ~/.netrc
+    option_names = ("project", "browse")
     default_base_url = "https://physionet.org/files"
     source_user_agent = "Wget/1.21.4 (medharvest/0.1; +https://github.com/medharvest; mailto:medharvest@example.org)"
     download_rate = 2.0
@@ -153,6 +155,10 @@ class Spider(SourceSpider):
     metadata_delay = 0.5
     robots_txt = False
     license, license_url = LICENSE, LICENSE_URL
+
+    @classmethod
+    def credentials_present(cls) -> bool:
+        return basic_auth("physionet.org", *cls.credentials) is not None
 
     @staticmethod
     def check_options(options: dict, query: str | None) -> None:

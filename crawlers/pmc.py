@@ -289,6 +289,8 @@ class Spider(SourceSpider):
     ``licences``, ``batch``; ``NCBI_API_KEY`` / ``NCBI_EMAIL`` from the environment."""
 
     name = SOURCE
+    credentials = ("NCBI_API_KEY",)
+    option_names = ("email", "licences", "batch", "oa_filter")
     default_base_url = DEFAULT_BASE_URL
     robots_txt = False            # E-utilities are an API with its own usage policy (rate, tool/email)
     metadata_delay = 0.34         # 3 requests/s without a key (see update_settings for 10/s with one)

@@ -1,57 +1,86 @@
-"""The sources ``medharvest crawl`` knows: name -> module path (imported only when used).
+"""The sources ``medharvest crawl`` knows, discovered: no list to keep in sync.
 
-Each module holds one Scrapy spider (``Spider``, ``name`` = the key) and its datasheet docstring;
-the first paragraph of the docstring (or a ``TERMS`` constant) is the access-terms line of
-``medharvest crawl --list``.
+A source is one module ``crawlers/<module>.py`` holding one subclass of
+:class:`~crawlers.engine.spider.SourceSpider` with a non-empty ``name`` (the registry key); the
+module docstring is its datasheet. :func:`sources` walks the modules of the ``crawlers`` package
+(not its sub-packages) the way Scrapy's ``SpiderLoader`` does, and refuses two spiders with one
+name. Discovery imports every spider module (and so Scrapy, ~2 s), so it runs only for the commands
+that crawl or list; ``--help`` never calls it.
 """
 
 from __future__ import annotations
 
 import importlib
-from types import ModuleType
+import inspect
+import pkgutil
+from functools import cache
 
-from manifests.errors import UsageError
 from manifests.registry import lookup
 
-SOURCES: dict[str, str] = {
-    "physionet": "crawlers.physionet",
-    "gdc": "crawlers.gdc",
-    "openneuro": "crawlers.openneuro",
-    "openi": "crawlers.openi",
-    "medpix": "crawlers.medpix",
-    "wikimedia": "crawlers.wikimedia",
-    "pmc": "crawlers.pmc",
-}
+
+@cache
+def sources() -> dict[str, type]:
+    """Every registered source: ``name`` -> spider class, sorted by name."""
+    return discover("crawlers")
 
 
-def load(name: str) -> ModuleType:
-    """The source module of ``name`` (UsageError with "did you mean" for unknown names)."""
-    path = lookup(SOURCES, name, "source")
-    try:
-        return importlib.import_module(path)
-    except ModuleNotFoundError as err:
-        if err.name and path.startswith(err.name):
-            raise UsageError(f"source '{name}' is registered but its module {path} is not written yet") from None
-        raise
+def discover(package: str) -> dict[str, type]:
+    """The spiders defined in the modules of ``package`` (sub-packages not walked), by name;
+    RuntimeError when two share a name (the second would silently shadow the first)."""
+    from crawlers.engine.spider import SourceSpider
+
+    found: dict[str, type] = {}
+    for info in pkgutil.iter_modules(importlib.import_module(package).__path__, package + "."):
+        if info.ispkg or info.name == __name__:
+            continue
+        module = importlib.import_module(info.name)
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            if not (issubclass(cls, SourceSpider) and cls.__module__ == module.__name__ and cls.name):
+                continue
+            if cls.name in found:
+                raise RuntimeError(f"two sources named {cls.name!r}: {found[cls.name].__module__}."
+                                   f"{found[cls.name].__qualname__} and {module.__name__}.{cls.__qualname__}")
+            found[cls.name] = cls
+    return dict(sorted(found.items()))
 
 
-def spider_class(name: str):
-    module = load(name)
-    cls = getattr(module, "Spider", None)
-    if cls is None or getattr(cls, "name", None) != name:
-        raise UsageError(f"module {module.__name__} has no Spider class named {name!r}")
-    return cls
+def spider_class(name: str) -> type:
+    """The spider class of source ``name`` (UsageError with "did you mean" for unknown names)."""
+    return lookup(sources(), name, "source")
 
 
-def terms(name: str) -> str:
-    """One line: the source's access terms (``TERMS`` or the docstring's first paragraph)."""
-    try:
-        module = load(name)
-    except UsageError as err:
-        return f"(not available: {err})"
-    text = getattr(module, "TERMS", None) or (module.__doc__ or "").strip().split("\n\n")[0]
-    return " ".join(text.split()) or "(no datasheet)"
+def terms(cls) -> str:
+    """One line: the source's access terms (``terms`` or its module docstring's first paragraph)."""
+    text = cls.terms or (inspect.getmodule(cls).__doc__ or "").strip().split("\n\n")[0]
+    return " ".join(text.replace("``", "").split()) or "(no datasheet)"
 
 
-def listing() -> list[tuple[str, str]]:
-    return [(name, terms(name)) for name in SOURCES]
+def listing() -> dict[str, str]:
+    """``crawl --list``: per source, its terms, the credentials it reads and its options."""
+    rows = {}
+    for name, cls in sources().items():
+        extra = []
+        if cls.credentials:
+            extra.append("credentials: " + ", ".join(cls.credentials))
+        if cls.option_names:
+            extra.append("options: " + ", ".join(cls.option_names))
+        rows[name] = terms(cls) + "".join(f" [{e}]" for e in extra)
+    return rows
+
+
+def check_option_names(cls, options: dict) -> None:
+    """UsageError naming the closest option for an option ``cls`` does not read."""
+    from crawlers.engine.spider import ENGINE_OPTIONS
+
+    known = (*cls.option_names, *ENGINE_OPTIONS)
+    for key in options:
+        if key not in known:
+            lookup(dict.fromkeys(known), key, f"{cls.name} option")
+
+
+def present() -> dict[str, bool]:
+    """Per source that reads credentials: whether they are configured (booleans only: safe for run.json)."""
+    return {name: cls.credentials_present() for name, cls in sources().items() if cls.credentials}
+
+
+__all__ = ["discover", "check_option_names", "listing", "present", "sources", "spider_class", "terms"]

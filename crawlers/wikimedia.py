@@ -212,6 +212,7 @@ class Spider(SourceSpider):
     ``max_bytes`` (skip larger files)."""
 
     name = SOURCE
+    option_names = ("licences", "max_bytes")
     default_base_url = DEFAULT_BASE_URL
     robots_txt = False          # the Action API is governed by API etiquette (maxlag, User-Agent), not robots.txt
     download_per_host = 2       # upload.wikimedia.org: modest parallelism

@@ -30,7 +30,7 @@ from curation.jobs import image_job, worker_init
 from curation.records import text_columns
 
 if TYPE_CHECKING:
-    from curation.pipeline import CurateConfig
+    from curation.config import CurateConfig
     from manifests.executor import Executor
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from curation.pipeline import CurateConfig
+    from curation.config import CurateConfig
 
 #: Decoded formats not scanned for burned-in text: slide thumbnails and volume slices carry none.
 NO_OCR_FORMATS = frozenset({"slide", "dicom-wsi", "nifti"})

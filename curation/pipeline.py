@@ -32,60 +32,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from curation.records import STAGE_VERSION, TextError, base_record, finish, mask_identifiers, read_text
+from curation.config import STAGE_VERSION, CurateConfig
+from curation.records import TextError, base_record, finish, mask_identifiers, read_text
 from manifests.errors import UsageError
+from manifests.jsonl import complete_lines, open_append
 from manifests.raw import RawItem, RawStore, find_stores
 
 if TYPE_CHECKING:
     from manifests.executor import Executor
 
 JOURNAL = ".work/journal.jsonl"
-
-
-@dataclasses.dataclass(frozen=True)
-class CurateConfig:
-    """Settings of ``curate run`` (TOML section ``[curate]``)."""
-
-    ocr: bool = True                  # scan images for burned-in identifiers
-    redact: bool = True               # black out what the scan finds (and verify with a second pass)
-    ocr_passes: tuple[str, ...] = ("bright", "tophat")
-    verify: bool = True
-    labels: bool = True               # report / caption labels with the NER labeler
-    scrub: bool = True                # identifier scrub of text
-    keep_16bit: bool = False          # keep >8-bit grey images as 16-bit PNG
-    max_pixels: int = 89_478_485      # PIL's decompression-bomb limit
-    thumbnail_size: int = 1024        # whole-slide thumbnails: longest side
-    wsi_tiles: int = 0                # whole-slide images: also store up to N tissue tiles (in meta)
-    wsi_magnification: float = 5.0    # ... cut at this objective magnification
-    wsi_tile_size: int = 512
-    near_dup_threshold: int = 6       # 64-bit pHash Hamming distance: near-duplicate candidates
-    near_dup_fine_threshold: int = 10  # 256-bit pHash distance that confirms a candidate
-    min_side: int = 32
-    max_aspect: float = 4.0
-    workers: int = 2
-    chunk: int = 32
-    png_compress_level: int = 6
-    part_rows: int = 0                # > 0: write manifest.parquet/ as parts of at most this many rows
-
-    def __post_init__(self):
-        if self.workers < 1:
-            raise ValueError("workers must be >= 1")
-        if self.part_rows < 0:
-            raise ValueError("part_rows must be >= 0 (0 = one manifest file)")
-        if not 0 <= self.near_dup_threshold <= 32:
-            raise ValueError("near_dup_threshold must be between 0 and 32")
-        if self.ocr:
-            from curation.ocr.phi_scan import PhiScanConfig
-
-            PhiScanConfig(passes=self.ocr_passes)
-
-    def fingerprint(self) -> str:
-        """What changes a record (workers / chunk do not)."""
-        d = dataclasses.asdict(self)
-        for k in ("workers", "chunk", "near_dup_threshold", "near_dup_fine_threshold", "part_rows"):
-            d.pop(k)
-        d["stage"] = STAGE_VERSION
-        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def _item_fingerprint(item: RawItem, path: Path | None, cfg_fp: str) -> str:
@@ -102,39 +58,13 @@ def _item_fingerprint(item: RawItem, path: Path | None, cfg_fp: str) -> str:
 
 def _load_journal(path: Path) -> dict[str, tuple[str, dict]]:
     done: dict[str, tuple[str, dict]] = {}
-    if not path.exists():
-        return done
-    with open(path, "rb") as fh:
-        for raw in fh:
-            if not raw.endswith(b"\n"):
-                break  # a killed run's partial last line
-            try:
-                entry = json.loads(raw)
-            except json.JSONDecodeError:
-                continue
-            done[entry["record"]["key"]] = (entry["fp"], entry["record"])
+    for _, raw in complete_lines(path):   # a killed run's partial last line is not read
+        try:
+            entry = json.loads(raw)
+        except json.JSONDecodeError:
+            continue
+        done[entry["record"]["key"]] = (entry["fp"], entry["record"])
     return done
-
-
-def _drop_partial_line(path: Path) -> None:
-    """Cut a killed run's unfinished last line, so the next appended line starts clean."""
-    if not path.exists() or path.stat().st_size == 0:
-        return
-    with open(path, "r+b") as fh:
-        end = fh.seek(0, os.SEEK_END)
-        fh.seek(end - 1)
-        if fh.read(1) == b"\n":
-            return
-        pos = end
-        while pos > 0:  # scan back block by block for the last newline
-            start = max(0, pos - (1 << 16))
-            fh.seek(start)
-            cut = fh.read(pos - start).rfind(b"\n")
-            if cut >= 0:
-                fh.truncate(start + cut + 1)
-                return
-            pos = start
-        fh.truncate(0)
 
 
 def _to_datetime(value) -> datetime | None:
@@ -195,9 +125,7 @@ def curate_run(
 
     cfg_fp = cfg.fingerprint()
     journal_path = out / JOURNAL
-    journal_path.parent.mkdir(parents=True, exist_ok=True)
     journal = _load_journal(journal_path)
-    _drop_partial_line(journal_path)
     records: dict[str, dict] = {}
     todo: list[tuple[RawStore, RawItem, Path | None, str]] = []
     for store, item in items:
@@ -215,7 +143,7 @@ def curate_run(
     try:
         size = engine.chunk if engine is not None else cfg.chunk
         chunks = [todo[i:i + size] for i in range(0, len(todo), size)]
-        with open(journal_path, "a", encoding="utf-8") as jfh:
+        with open_append(journal_path) as jfh:
             for chunk in (progress(chunks) if progress else chunks):
                 records.update(_run_chunk(chunk, cfg, out, engine, jfh, timings))
     finally:
@@ -307,7 +235,7 @@ def _run_chunk(chunk, cfg: CurateConfig, out: Path, engine, jfh, timings: Counte
             chunk[i][1].text_kind = chunk[i][1].text_kind or "ocr"
         timings["text"] += time.perf_counter() - t1
     done: dict[str, dict] = {}
-    for i, (store, item, path, fp) in enumerate(chunk):
+    for i, (_store, item, path, fp) in enumerate(chunk):
         rec = base_record(item)
         if item.status != "ok":
             rec["status"], rec["error"] = item.status, item.error or f"raw item has status {item.status}"

@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING
 from manifests.errors import UsageError
 from manifests.raw import RawItem, RawStore
 
-if TYPE_CHECKING:
-    from curation.pipeline import CurateConfig
+from curation.config import STAGE_VERSION
 
-STAGE_VERSION = "curate/2"
+if TYPE_CHECKING:
+    from curation.config import CurateConfig
+
 
 
 class TextError(ValueError):
@@ -101,7 +102,7 @@ def base_record(item: RawItem) -> dict:
     return {
         "key": item.key, "source": item.source, "source_id": item.source_id, "source_url": item.source_url,
         "retrieved_at": item.retrieved_at, "license": item.license, "license_url": item.license_url,
-        "attribution": item.attribution, "modality": item.modality, "body_part": item.body_part, "view": item.view,
+        "attribution": item.attribution, "provenance_required": item.provenance_required, "modality": item.modality, "body_part": item.body_part, "view": item.view,
         "patient_id": item.patient_id, "study_id": item.study_id, "text_kind": item.text_kind,
         "labels": labels_list(_canonical_labels(item.labels), item.label_source or "dataset"),
         "boxes": boxes, "split": item.split, "synthetic": False, "status": "ok", "error": None,

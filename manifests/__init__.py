@@ -15,8 +15,8 @@ datasheet.
 Public API, by module:
 
 * :mod:`manifests.schema` — ``SCHEMA``, ``COLUMNS``, nested types, ``from_records``, ``conform``,
-  ``make_key``, ``labels_list`` / ``labels_dict`` / ``primary_labels``, ``WEB_SOURCES``,
-  ``PROVENANCE_COLUMNS``, ``SPLITS``, ``STATUSES``.
+  ``make_key``, ``labels_list`` / ``labels_dict`` / ``primary_labels``, ``PROVENANCE_COLUMNS``,
+  ``SPLITS``, ``STATUSES``.
 * :mod:`manifests.labels` — NIH-14/15 and CheXpert-14 vocabularies, the mapping between them,
   ``canonical()`` for source spellings, the four ``State``\\ s, ``state_from_numeric()``.
 * :mod:`manifests.io` — ``read_manifest`` / ``write_manifest`` / ``read_meta``, partitioned manifests
@@ -24,8 +24,7 @@ Public API, by module:
   ``write_manifest(..., part_rows=N)``), ``export``
   (csv, jsonl, parquet), ``merge``, ``rebase_image_paths``, ``write_json_atomic``, ``atomic_path``.
 * :mod:`manifests.raw` — ``RawStore`` / ``RawItem``: the raw store contract (append, resume, stats).
-* :mod:`manifests.errors` — ``UsageError`` (exit 2), ``StageError`` (exit 1), ``ManifestError``,
-  ``RecordError``.
+* :mod:`manifests.errors` — ``UsageError`` (exit 2), ``StageError`` (exit 1), ``ManifestError``.
 * :mod:`manifests.registry` — ``lookup()`` / ``did_you_mean()`` for every name registry.
 * :mod:`manifests.executor` — the executor seam (``local`` | ``ray``) ``crawl`` and ``curate run`` share:
   ``EXECUTORS``, ``make_executor``, ``Executor.map``; Ray is imported only when one starts.

@@ -22,12 +22,3 @@ class StageError(MedharvestError, RuntimeError):
 
 class ManifestError(MedharvestError):
     """A manifest file cannot be read or written (wrong schema, missing file, ...)."""
-
-
-class RecordError(MedharvestError):
-    """One record failed; the stage catches it and stores ``str(err)`` in the record's ``error``."""
-
-    def __init__(self, key: str, message: str):
-        super().__init__(f"{key}: {message}")
-        self.key = key
-        self.message = message

@@ -81,6 +81,16 @@ CHEXPERT_TO_NIH: dict[str, tuple[str, ...]] = {
     obs: tuple(n for n, c in NIH_TO_CHEXPERT.items() if c == obs) for obs in CHEXPERT14
 }
 
+#: MeSH major headings (lower case, before any ``/`` qualifier) -> NIH finding: the mapping Open-i's
+#: manual MeSH coding of the IU X-ray reports needs (used by the IU importer and the labeler bench).
+MESH_TO_NIH: dict[str, str] = {
+    "pulmonary atelectasis": "Atelectasis", "atelectasis": "Atelectasis", "cardiomegaly": "Cardiomegaly",
+    "pleural effusion": "Effusion", "infiltrate": "Infiltration", "mass": "Mass", "nodule": "Nodule",
+    "pneumonia": "Pneumonia", "pneumothorax": "Pneumothorax", "consolidation": "Consolidation",
+    "pulmonary edema": "Edema", "emphysema": "Emphysema", "pulmonary emphysema": "Emphysema",
+    "pulmonary fibrosis": "Fibrosis", "thickening": "Pleural_Thickening", "hernia, hiatal": "Hernia",
+}
+
 #: Source spellings -> canonical name. Keys are compared case-insensitively with "_"/"-" as spaces.
 ALIASES: dict[str, str] = {
     "infiltrate": "Infiltration",

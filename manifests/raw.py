@@ -9,6 +9,11 @@ Layout::
 Items are appended one line at a time and flushed, so a killed run leaves at most one partial
 last line, which :class:`RawStore` drops when it re-opens the store; a re-run skips ids already
 written with ``status == "ok"`` (resume).
+
+``RawItem.provenance_required`` carries the source's declaration (``SourceSpider.provenance_required``,
+set by the crawler engine; False for importers and the sample) into the record, where
+``manifests.ops.validate`` requires ``source_url``, ``retrieved_at``, ``license`` and ``license_url``.
+Items written before the field existed read it as False.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from manifests.errors import ManifestError, UsageError
+from manifests.jsonl import complete_lines, open_append
 from manifests.schema import make_key
 
 
@@ -38,6 +44,7 @@ class RawItem:
     license: str | None = None
     license_url: str | None = None
     attribution: str | None = None
+    provenance_required: bool = False     # the source declares that records need full provenance
     source_url: str | None = None
     retrieved_at: str | None = None       # ISO 8601, UTC
     patient_id: str | None = None
@@ -89,19 +96,14 @@ class RawStore:
     # -- reading ------------------------------------------------------------------------
     def iter_items(self) -> Iterator[RawItem]:
         """Every complete item line; a partial last line (a killed writer) is ignored."""
-        if not self.items_path.exists():
-            return
-        with open(self.items_path, "rb") as fh:
-            for lineno, raw in enumerate(fh, 1):
-                if not raw.endswith(b"\n"):
-                    break  # partial last line
-                if not raw.strip():
-                    continue
-                try:
-                    d = json.loads(raw)
-                except json.JSONDecodeError as err:
-                    raise ManifestError(f"{self.items_path}:{lineno}: not JSON ({err})") from err
-                yield RawItem.from_dict(d)
+        for lineno, raw in complete_lines(self.items_path):
+            if not raw.strip():
+                continue
+            try:
+                d = json.loads(raw)
+            except json.JSONDecodeError as err:
+                raise ManifestError(f"{self.items_path}:{lineno}: not JSON ({err})") from err
+            yield RawItem.from_dict(d)
 
     def latest(self) -> dict[str, RawItem]:
         """The last item written for each source_id (a retry appends a newer line)."""
@@ -134,14 +136,8 @@ class RawStore:
     # -- writing ------------------------------------------------------------------------
     def open(self) -> "RawStore":
         self.files_dir.mkdir(parents=True, exist_ok=True)
-        self.items_path.parent.mkdir(parents=True, exist_ok=True)
-        if self.items_path.exists():
-            data = self.items_path.read_bytes()
-            if data and not data.endswith(b"\n"):
-                cut = data.rfind(b"\n") + 1
-                with open(self.items_path, "r+b") as fh:
-                    fh.truncate(cut)
-        self._fh = open(self.items_path, "a", encoding="utf-8")
+        self.items_path.parent.mkdir(parents=True, exist_ok=True)  # a shard's own directory
+        self._fh = open_append(self.items_path)
         return self
 
     def append(self, item: RawItem) -> None:

@@ -64,6 +64,7 @@ FIELDS: list[tuple[str, pa.DataType, str]] = [
     ("license", pa.string(), "licence short name"),
     ("license_url", pa.string(), "licence text URL"),
     ("attribution", pa.string(), "credit line required by the licence"),
+    ("provenance_required", pa.bool_(), "true: validate requires source_url, retrieved_at, license, license_url"),
     ("image_path", pa.string(), "normalised image, relative to the manifest's directory"),
     ("image_sha256", pa.string(), "sha256 of the file at image_path"),
     ("phash", pa.string(), "64-bit perceptual hash, hex"),
@@ -100,8 +101,9 @@ STATUSES = ("ok", "error", "skipped")
 SPLITS = ("train", "val", "test")
 TEXT_KINDS = ("report", "caption", "description", "ocr", "")
 
-#: Sources that are web crawls: their records must carry provenance (licence, URL, time).
-WEB_SOURCES = frozenset({"physionet", "gdc", "openi", "medpix", "openneuro", "wikimedia", "pmc"})
+#: Columns a record with ``provenance_required`` must fill. The flag travels with the record (set by
+#: the crawler engine from the source's declaration, ``SourceSpider.provenance_required``), so the hub
+#: never names a source. Manifests written before the column existed read it as null = not required.
 PROVENANCE_COLUMNS = ("source_url", "retrieved_at", "license", "license_url")
 
 _LIST_COLUMNS = {n for n, t, _ in FIELDS if pa.types.is_list(t)}

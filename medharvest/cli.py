@@ -35,8 +35,20 @@ COMMAND_MODULES = (
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
+_ROLE = re.compile(r":(?:mod|func|class|data|meth|attr):`~?([^`]+)`")
+
+
+def plain(text: str) -> str:
+    """Help text without reST markup: ``x`` and :mod:`x` become x (docstrings feed some help)."""
+    return _ROLE.sub(r"\1", text).replace("``", "")
+
+
 class Parser(argparse.ArgumentParser):
-    """argparse with "did you mean" for unknown choices and exit code 2 for usage errors."""
+    """argparse with "did you mean" for unknown choices, exit code 2 for usage errors, and help
+    printed as plain text."""
+
+    def format_help(self) -> str:
+        return plain(super().format_help())
 
     def error(self, message: str):  # noqa: D401 - argparse API
         m = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)

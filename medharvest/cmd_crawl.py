@@ -21,24 +21,26 @@ def register(sub) -> None:
 
     p = sub.add_parser(
         "crawl", help="download a public source into DIR/raw/SOURCE (items.jsonl + files)",
-        description="Crawl one source (see --list) into DIR/raw/SOURCE/{files/,items.jsonl,stats.json}. "
+        description="Crawl one source into DIR/raw/SOURCE/{files/,items.jsonl,stats.json}. "
                     "Re-running the same command resumes: finished items are verified and skipped, partial "
-                    "files continue with HTTP Range. Credentials come from the environment or ~/.netrc only: "
-                    "PHYSIONET_USERNAME/PHYSIONET_PASSWORD (or a physionet.org netrc entry), GDC_TOKEN or "
-                    "GDC_TOKEN_FILE, NCBI_API_KEY.")
+                    "files continue with HTTP Range. Credentials come from the environment or ~/.netrc only. "
+                    "'medharvest crawl --list' shows every source with its access terms, the environment "
+                    "variables it reads and its options (read from the sources themselves, so this help "
+                    "stays instant).")
     p.add_argument("source", nargs="?", metavar="SOURCE", help="source name (see --list)")
     p.add_argument("--list", action="store_true", help="list the sources and their access terms")
     p.add_argument("--out", metavar="DIR", help="data directory")
     p.add_argument("--query", help="source-specific search / filter (see the source's datasheet)")
     p.add_argument("--limit", type=int, help="at most N items")
     p.add_argument("--base-url", metavar="URL", help="mirror or loopback replay server instead of the real host")
-    p.add_argument("--resume", action="store_true", help="resume a previous run (the default; kept for scripts)")
+    p.add_argument("--resume", action="store_true",
+                   help="insist on resuming: exit 2 when DIR/raw/SOURCE holds no previous run (resuming is the default)")
     p.add_argument("--fresh", action="store_true", help="delete DIR/raw/SOURCE first and start over")
     p.add_argument("--manifest", metavar="FILE", help="gdc: download the files of a GDC portal manifest")
     p.add_argument("--workers", type=int, help="download threads (default 8; per shard task with --executor ray)")
     p.add_argument("--shard-size", type=int, metavar="N", help="--executor ray: items per shard task (default 500)")
     p.add_argument("--licences", metavar="LIST",
-                   help="keep only these licence families, e.g. CC-BY,CC-BY-SA,CC0,PD (wikimedia, openi, pmc)")
+                   help="keep only these licence families, e.g. CC-BY,CC-BY-SA,CC0,PD (sources with a 'licences' option)")
     p.add_argument("--option", action="append", type=_option, default=[], metavar="KEY=VALUE",
                    help="source option, e.g. project=mimic-cxr, include='sub-*/anat/*.nii.gz' (repeatable)")
     add_executor(p)
@@ -48,13 +50,14 @@ def register(sub) -> None:
 
 def run(args) -> int:
     import time
+    from pathlib import Path
 
     from crawlers import registry
     from manifests.errors import UsageError
     from medharvest.output import summary_table
 
     if args.list:
-        summary_table("sources", dict(registry.listing()), quiet=args.quiet)
+        summary_table("sources", registry.listing(), quiet=args.quiet)
         return 0
     if not args.source:
         raise UsageError("crawl needs a SOURCE (or --list)")
@@ -63,6 +66,9 @@ def run(args) -> int:
     if args.resume and args.fresh:
         raise UsageError("--resume and --fresh contradict each other")
     registry.spider_class(args.source)  # unknown source -> "did you mean" (exit 2) before any work
+    root = Path(args.out) / "raw" / args.source
+    if args.resume and not ((root / "items.jsonl").exists() or (root / ".plan" / "plan.json").exists()):
+        raise UsageError(f"--resume: {args.out}/raw/{args.source} holds no previous run (drop --resume to start one)")
     from medharvest.cli import executor_from
 
     executor = executor_from(args)  # unknown executor -> "did you mean" (exit 2) before any work

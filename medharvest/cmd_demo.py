@@ -51,7 +51,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from medharvest.config import as_dict, load_toml, resolve
+    from medharvest.config import load_toml, resolve
     from medharvest.demo import run_demo
     from medharvest.output import summary_table
 

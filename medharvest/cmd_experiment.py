@@ -6,7 +6,7 @@ from medharvest.cli import add_common
 
 
 def register(sub) -> None:
-    p = sub.add_parser("experiment", help="the augmentation study: four arms, same budget, mean ± std over seeds")
+    p = sub.add_parser("experiment", help="the augmentation study: every arm on the same budget, mean ± std over seeds")
     p.add_argument("manifest", help="curated manifest with a patient-level train/val/test split")
     p.add_argument("--out", required=True)
     p.add_argument("--seeds", type=int, default=3)

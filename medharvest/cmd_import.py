@@ -2,27 +2,26 @@
 
 from __future__ import annotations
 
-#: Shown in --help; the registry itself lives in crawlers.importers (imported when the command runs).
-NAMES = ("chestxray14", "chexpert", "mimic-cxr-jpg", "iu-xray")
-
 
 def register(sub) -> None:
     from medharvest.cli import add_common
 
     p = sub.add_parser(
         "import",
-        help="import a local copy of a public dataset (ChestX-ray14, CheXpert, MIMIC-CXR-JPG, IU X-ray)",
+        help="import a local copy of a public dataset (see 'import --list')",
         description=(
             "Read a dataset's own label/report/split files under ROOT and write DIR/raw/NAME/items.jsonl: one item "
             "per image, referring to your image file in place (nothing is copied), with the dataset's labels "
             "(four states), patient and study ids, view, official split and licence. Rows with problems are kept "
-            "with status=error; a re-run resumes. Importers: " + ", ".join(NAMES) + "."
+            "with status=error; a re-run resumes. 'medharvest import --list' shows the importers and their "
+            "licences (read from the importer modules, so this help stays instant)."
         ),
         epilog="example: medharvest import chestxray14 ~/data/ChestX-ray14 --out data",
     )
-    p.add_argument("name", metavar="NAME", help="importer: " + " | ".join(NAMES))
-    p.add_argument("root", metavar="ROOT", help="folder holding the dataset (searched recursively)")
-    p.add_argument("--out", required=True, metavar="DIR", help="data directory (the store goes to DIR/raw/NAME)")
+    p.add_argument("name", nargs="?", metavar="NAME", help="importer (see --list)")
+    p.add_argument("root", nargs="?", metavar="ROOT", help="folder holding the dataset (searched recursively)")
+    p.add_argument("--list", action="store_true", help="list the importers and their licences")
+    p.add_argument("--out", metavar="DIR", help="data directory (the store goes to DIR/raw/NAME)")
     add_common(p, config=False)
     p.set_defaults(func=run)
 
@@ -31,9 +30,15 @@ def run(args) -> int:
     import time
 
     from crawlers import importers
+    from manifests.errors import UsageError
     from medharvest.output import progress, summary_table
     from medharvest.runinfo import write_run_json
 
+    if args.list:
+        summary_table("importers", importers.listing(), quiet=args.quiet)
+        return 0
+    if not (args.name and args.root and args.out):
+        raise UsageError("import needs NAME ROOT --out DIR (or --list)")
     module = importers.get(args.name)
     start = time.perf_counter()
     summary = importers.run(args.name, args.root, args.out,

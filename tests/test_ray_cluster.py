@@ -7,7 +7,6 @@ equal the local executor's: same keys, image sha256s, labels, duplicate groups, 
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys

@@ -36,20 +36,19 @@ class Dist:
         return self.device.type == "cuda"
 
 
-def auto_threads() -> int:
-    """CPU threads per process: 1. On this project's 2-core CPU, torch's intra-op threads made the
-    small 64-px nets slower, not faster (dcgan ch16: 105 img/s with 1 thread vs 23 with 2, idle CPU;
-    ~10x worse when the CPU is busy); parallelism comes from processes instead (DDP ranks, or the
-    experiment's seed workers). Pass ``threads`` explicitly to override."""
-    return 1
+#: CPU threads per process unless ``threads`` is given. On this project's 2-core CPU, torch's intra-op
+#: threads made the small 64-px nets slower, not faster (dcgan ch16: 105 img/s with 1 thread vs 23
+#: with 2, idle CPU; ~10x worse when the CPU is busy); parallelism comes from processes instead (DDP
+#: ranks, or the study's seed workers). A fixed default, not a probe of the machine.
+DEFAULT_THREADS = 1
 
 
 def setup(device: str | None = None, threads: int | None = None) -> Dist:
     """Join the process group when launched by torchrun; pick CUDA when present (or ``device``).
 
-    ``threads``: torch CPU threads (None: :func:`auto_threads`).
+    ``threads``: torch CPU threads (None: :data:`DEFAULT_THREADS`).
     """
-    torch.set_num_threads(threads or auto_threads())
+    torch.set_num_threads(threads or DEFAULT_THREADS)
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local = int(os.environ.get("LOCAL_RANK", "0"))

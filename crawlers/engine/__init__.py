@@ -10,7 +10,7 @@ Public API
 ----------
 ``crawl(source, out_dir, *, query=None, limit=None, base_url=None, resume=True, options=None, in_process=False) -> dict``
     Run one source end to end and return the summary (also in ``stats.json`` / ``run.json``).
-    ``source`` is a key of :data:`crawlers.registry.SOURCES`. A re-run resumes: items whose file is
+    ``source`` is a key of :func:`crawlers.registry.sources`. A re-run resumes: items whose file is
     on disk with its recorded size are skipped (``options={"verify": True}``: sha256 re-checked too),
     ``.part`` files continue with HTTP Range. ``in_process=False``
     runs Scrapy in a child process (``python -m crawlers.engine.run_spider``) because a Twisted
@@ -30,11 +30,14 @@ Public API
 ``SourceSpider`` (:mod:`crawlers.engine.spider`)
     Base class of every source's spider; see below.
 
-Writing a source (``crawlers/<name>.py``)
------------------------------------------
+Writing a source (``crawlers/<name>.py``: nothing else to edit)
+----------------------------------------------------------------
 The module docstring is the datasheet (first paragraph = one-line access terms for ``crawl --list``,
-or a ``TERMS`` constant). Define ``class Spider(SourceSpider)`` with ``name = "<name>"`` and
-``default_base_url``. The engine passes ``base_url`` (no trailing slash), ``query``, ``limit``,
+or a ``terms`` class attribute). Define ``class Spider(SourceSpider)`` with ``name = "<name>"``,
+``default_base_url``, and declare ``credentials`` (env var names read), ``option_names`` and, for a
+source whose records need no provenance, ``provenance_required = False``; override the hooks
+documented on :class:`~crawlers.engine.spider.SourceSpider` as needed. Add its crawl case to
+``tests/crawlers/source_cases.py`` (the source contract test fails without one). The engine passes ``base_url`` (no trailing slash), ``query``, ``limit``,
 ``options`` (dict) and ``done_ids`` (ids already ``ok`` in the store) as attributes. Parse responses
 with pure functions (bytes in, items out) so tests need no server. Yield items made with
 ``self.item(source_id, downloads=[...], text=..., license=..., ...)`` — any

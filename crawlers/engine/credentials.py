@@ -53,12 +53,11 @@ def token(env: str, file_env: str | None = None) -> Secret | None:
 
 
 def present() -> dict[str, bool]:
-    """Which credentials are configured (booleans only: safe for run.json)."""
-    return {
-        "physionet": basic_auth("physionet.org", "PHYSIONET_USERNAME", "PHYSIONET_PASSWORD") is not None,
-        "gdc_token": token("GDC_TOKEN", "GDC_TOKEN_FILE") is not None,
-        "ncbi_api_key": bool(os.environ.get("NCBI_API_KEY")),
-    }
+    """Per source that reads credentials: whether they are configured (booleans only: safe for
+    run.json). Derived from each spider's ``credentials`` / ``credentials_present()``."""
+    from crawlers.registry import present as _present
+
+    return _present()
 
 
 def redact_url(url: str) -> str:

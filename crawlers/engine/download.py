@@ -49,6 +49,7 @@ from crawlers.engine.stream import Sink, chunks, pump_ring, raw_body
 log = logging.getLogger(__name__)
 
 DEFAULT_USER_AGENT = "medharvest/0.1 (+https://github.com/medharvest; mailto:medharvest@example.org)"
+#: HTTP statuses worth retrying (with backoff), for file downloads and Scrapy's metadata requests alike.
 RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504, 522, 524})
 _NET_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
                requests.exceptions.ContentDecodingError, urllib3.exceptions.HTTPError, OSError)

@@ -65,12 +65,15 @@ def extract_text(path: Path, fmt: str) -> str:
     return path.read_text(encoding="utf-8", errors="replace")
 
 
-def fetch_item(downloader: Downloader, store: RawStore, item: dict, counts: Counter) -> RawItem:
+def fetch_item(downloader: Downloader, store: RawStore, item: dict, counts: Counter, *,
+               provenance_required=None) -> RawItem:
     """Fetch one spider item's downloads into ``store`` and return its RawItem (the per-record
-    function of a crawl: the pipeline and the Ray shard tasks both call it)."""
+    function of a crawl: the pipeline and the Ray shard tasks both call it).
+    ``provenance_required``: the source's declaration (``SourceSpider.provenance_required``)."""
     fields = dict(item.get("fields") or {})
     meta = dict(fields.pop("meta", None) or {})
     raw = RawItem(source=store.source, source_id=item["source_id"], retrieved_at=now_iso(), meta=meta, **fields)
+    raw.provenance_required = provenance_required   # from the source's declaration
     errors, extras = [], []
     for d in item.get("downloads") or []:
         rel = safe_relpath(d["path"])
@@ -146,7 +149,7 @@ class DownloadPipeline:
         return item
 
     def _fetch_item(self, item: dict) -> RawItem:
-        return fetch_item(self.downloader, self.store, item, self.counts)
+        return fetch_item(self.downloader, self.store, item, self.counts, provenance_required=self.spider.provenance_required)
 
     def close_spider(self) -> None:
         spider = self.spider

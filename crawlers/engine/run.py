@@ -58,17 +58,15 @@ def crawl(source: str, out_dir: str | os.PathLike, *, query: str | None = None, 
     if base_url is not None and not base_url.startswith(("http://", "https://")):
         raise UsageError(f"--base-url must be an http(s) URL, got {base_url!r}")
     options = dict(options or {})
-    check = getattr(spider_cls, "check_options", None)
-    if check is not None:
-        check(options, query)  # raises UsageError
+    registry.check_option_names(spider_cls, options)
+    spider_cls.check_options(options, query)  # raises UsageError
     store = RawStore(out_dir, source)
     if not resume and store.root.exists():
         shutil.rmtree(store.root)
     store.root.mkdir(parents=True, exist_ok=True)
     before = _meta_path(store).read_text(encoding="utf-8") if _meta_path(store).exists() else None
-    guard = getattr(spider_cls, "check_resume", None)
-    if guard is not None and before is not None:
-        guard(json.loads(before), options, query)  # raises UsageError (e.g. a different revision)
+    if before is not None:
+        spider_cls.check_resume(json.loads(before), options, query)  # raises UsageError (e.g. a different revision)
     store.stats_path.unlink(missing_ok=True)  # stats.json is the "done" marker: rewritten at the end
     settings = settings_for(spider_cls, out_dir, base_url, workers=workers, log_level=log_level, extra=scrapy_settings)
     settings["LOG_INSTALL_ROOT_HANDLER"] = not in_process  # the CLI configures logging itself

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 from scrapy.downloadermiddlewares.retry import get_retry_request
 
+from crawlers.engine.download import RETRY_STATUS
 from crawlers.engine.politeness import backoff_delay, parse_retry_after
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ def settings_for(spider_cls, out_dir: str | os.PathLike, base_url: str | None, *
         "DOWNLOAD_WARNSIZE": 256 << 20,          # index files (SHA256SUMS of MIMIC-CXR-JPG: ~40 MB) are expected
         "RETRY_ENABLED": True,
         "RETRY_TIMES": 5,
-        "RETRY_HTTP_CODES": [429, 500, 502, 503, 504, 522, 524, 408],
+        "RETRY_HTTP_CODES": sorted(RETRY_STATUS),      # the streaming downloader's list: one truth
         "MEDHARVEST_RETRY_BACKOFF": 0.05 if local else 1.0,
         "DOWNLOADER_MIDDLEWARES": {
             "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
@@ -132,7 +133,7 @@ def run_in_process(spider_cls, settings: dict, spider_kwargs: dict) -> str | Non
     process.crawl(crawler, **spider_kwargs)
     process.start()
     spider = crawler.spider
-    return getattr(spider, "fatal_message", None)
+    return spider.fatal_message if spider is not None else None
 
 
 def run_subprocess(source: str, settings: dict, spider_kwargs: dict, *, timeout: float | None = None) -> str | None:
@@ -166,14 +167,12 @@ class SecretHeadersMiddleware:
         return cls(crawler)
 
     def process_request(self, request, spider=None):
-        fn = getattr(self.crawler.spider, "secret_headers", None)
-        for k, v in (fn(request.url) if fn else {}).items():
+        for k, v in self.crawler.spider.secret_headers(request.url).items():
             request.headers[k] = v
         return None
 
     def _strip(self, request, spider):
-        fn = getattr(self.crawler.spider, "secret_headers", None)
-        for k in (fn(request.url) if fn else {}):
+        for k in self.crawler.spider.secret_headers(request.url):
             request.headers.pop(k, None)
 
     def process_response(self, request, response, spider=None):

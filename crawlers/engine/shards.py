@@ -34,7 +34,6 @@ import shutil
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from pathlib import Path
 
 from manifests.io import atomic_path, write_json_atomic
 from manifests.raw import RawItem, RawStore
@@ -128,7 +127,8 @@ def fetch_shard(job: ShardJob) -> dict:
     try:
         todo = [it for it in job.items if it["source_id"] not in done]
         with ThreadPoolExecutor(max_workers=job.workers, thread_name_prefix="medharvest-shard") as pool:
-            futures = [pool.submit(fetch_item, downloader, shard, it, counts) for it in todo]
+            futures = [pool.submit(fetch_item, downloader, shard, it, counts, provenance_required=spider.provenance_required)
+                       for it in todo]
             for fut in as_completed(futures):
                 raw = fut.result()
                 shard.append(raw)

@@ -1,8 +1,19 @@
-"""``SourceSpider``: the base every source's Scrapy spider extends (contract in ``crawlers.engine``)."""
+"""``SourceSpider``: the base every source's Scrapy spider extends, and its whole declaration.
+
+A source is declared once, by its spider class (found by :mod:`crawlers.registry` walking the
+``crawlers`` package, like Scrapy's spider loader): ``name``, ``terms`` (or the module docstring's
+first paragraph), ``credentials`` (the environment variables it reads), ``provenance_required``,
+``option_names``, and the hooks the engine calls (:meth:`SourceSpider.check_options`,
+:meth:`~SourceSpider.check_resume`, :meth:`~SourceSpider.credentials_present`,
+:meth:`~SourceSpider.secret_headers`, :meth:`~SourceSpider.downloader_kwargs`). Every list a user
+sees (``crawl --list``, ``run.json``'s ``credentials_present``, the provenance rule of ``validate``)
+is derived from these attributes.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 
 import scrapy
 from scrapy.exceptions import CloseSpider
@@ -14,8 +25,22 @@ class SourceFatal(CloseSpider):
     """The whole source cannot be crawled (bad credentials, missing agreement): stop the run."""
 
 
+#: Options every source accepts (read by the engine, not by the spider).
+ENGINE_OPTIONS = ("verify",)
+
+
 class SourceSpider(scrapy.Spider):
-    name = "source"
+    #: Registry key, raw store name and ``source`` column value. Empty on base classes (not registered).
+    name = ""
+    #: One line of access terms for ``crawl --list``; empty: the module docstring's first paragraph.
+    terms = ""
+    #: Environment variables the source reads for credentials (names only; values never leave memory).
+    credentials: tuple[str, ...] = ()
+    #: Whether every record needs provenance (source_url, retrieved_at, license, license_url); copied
+    #: into each raw item and manifest record, where ``validate`` checks it.
+    provenance_required = True
+    #: ``--option KEY=VALUE`` names the spider reads; any other name is a usage error (did you mean).
+    option_names: tuple[str, ...] = ()
     default_base_url = ""
     source_user_agent = DEFAULT_USER_AGENT
     download_rate: float | None = 5.0     # streaming downloads, requests/s per host (None: unlimited)
@@ -63,6 +88,29 @@ class SourceSpider(scrapy.Spider):
         """``raise self.fatal("...")``: stop the crawl; the CLI exits 1 with ``message``."""
         self.fatal_message = message
         return SourceFatal(message)
+
+    # -- hooks the engine calls (override as needed) -------------------------------------------
+    @classmethod
+    def check_options(cls, options: dict, query: str | None) -> None:
+        """Validate ``options`` and ``query`` before any request; raise :class:`UsageError` if bad.
+
+        Option *names* are already checked against :attr:`option_names` by the engine."""
+
+    @classmethod
+    def check_resume(cls, recorded: dict, options: dict, query: str | None) -> None:
+        """Called on a re-run with what the last run recorded in ``source.json``; raise
+        :class:`UsageError` when resuming would mix incompatible revisions."""
+
+    @classmethod
+    def credentials_present(cls) -> bool:
+        """Whether the credentials this source reads are configured (default: any of
+        :attr:`credentials` is set in the environment). Only the boolean is ever recorded."""
+        return any(os.environ.get(env) for env in cls.credentials)
+
+    def secret_headers(self, url: str) -> dict[str, str]:
+        """Headers with secrets for a Scrapy request to ``url`` (added just before sending, removed
+        afterwards so that neither retries nor the JOBDIR queue store them)."""
+        return {}
 
     def downloader_kwargs(self) -> dict:
         """Extra :class:`~crawlers.engine.download.Downloader` arguments (auth, headers, error_hint)."""

@@ -10,25 +10,57 @@ written with ``status="error"`` and a clear ``error``; a missing required file o
 run with :class:`~manifests.errors.UsageError` before any work. A re-run skips ids already done.
 
 Public API: :data:`IMPORTERS` (name -> module), :func:`get` (look-up with "did you mean"),
-:func:`run` (check + import). Each module's docstring is its dataset's datasheet.
+:func:`listing` (name -> licence line, for ``import --list``), :func:`run` (check + import).
+
+Writing an importer: one module ``crawlers/importers/<module>.py``, found by walking this package
+(no list to edit). It must define
+
+- a module docstring: the datasheet, with the words ``What``, ``Licence`` and ``Citation``;
+- ``SOURCE``: the name users type, also the raw store's ``source`` (unique; two modules with one
+  ``SOURCE`` are refused);
+- ``LICENSE``, ``LICENSE_URL``, ``ATTRIBUTION``: the dataset's licence and credit line;
+- ``check(root: Path) -> plan``: reads only headers and file names; raises ``UsageError`` for a
+  missing required file or column, before any work (``plan.total`` / ``plan.stats`` optional);
+- ``iter_items(plan) -> Iterator[RawItem]``: one item per image; a bad row is an item with
+  ``status="error"`` and ``error``.
+
+A module without ``SOURCE`` is a helper, not an importer (like :mod:`~crawlers.importers.base`).
+The contract test ``tests/crawlers/test_importer_contract.py`` exercises every importer and fails
+for one without a fixture builder in ``tests/crawlers/importer_fixtures.py``.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
+import pkgutil
 from types import ModuleType
 
-from crawlers.importers import chestxray14, chexpert, iu_xray, mimic_cxr_jpg
 from crawlers.importers.base import run_import
 from manifests.registry import lookup
 
-#: Importer modules by the name users type (also the raw store's source name).
-IMPORTERS: dict[str, ModuleType] = {
-    "chestxray14": chestxray14,
-    "chexpert": chexpert,
-    "mimic-cxr-jpg": mimic_cxr_jpg,
-    "iu-xray": iu_xray,
-}
+
+def discover(package: str = __name__) -> dict[str, ModuleType]:
+    """The importer modules of ``package`` (those defining ``SOURCE``) by name, sorted."""
+    found: dict[str, ModuleType] = {}
+    for info in pkgutil.iter_modules(importlib.import_module(package).__path__, package + "."):
+        module = importlib.import_module(info.name)
+        name = getattr(module, "SOURCE", None)
+        if info.ispkg or not isinstance(name, str):
+            continue
+        if name in found:
+            raise RuntimeError(f"two importers named {name!r}: {found[name].__name__} and {module.__name__}")
+        found[name] = module
+    return dict(sorted(found.items()))
+
+
+#: Importer modules by the name users type (also the raw store's source name), discovered.
+IMPORTERS: dict[str, ModuleType] = discover()
+
+
+def listing() -> dict[str, str]:
+    """``import --list``: per importer, its licence and the first line of its datasheet."""
+    return {name: f"{(m.__doc__ or '').strip().splitlines()[0].replace('``', '')} [licence: {getattr(m, 'LICENSE', None)}]" for name, m in IMPORTERS.items()}
 
 
 def get(name: str) -> ModuleType:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from manifests.errors import UsageError
-from manifests.raw import RawItem, RawStore, now_iso
+from manifests.raw import RawStore, now_iso
 from manifests.registry import did_you_mean
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".dcm")

@@ -19,7 +19,7 @@ view ``FRONTAL`` / ``LATERAL`` from the projections file; a report that lists no
 with status ``skipped``.
 
 Labels (``label_source="dataset"``) come from the manual MeSH coding: the headings in
-:data:`MESH_TO_NIH` are positive, the other NIH findings negative, ``normal`` -> ``No Finding``
+:data:`~manifests.labels.MESH_TO_NIH` are positive, the other NIH findings negative, ``normal`` -> ``No Finding``
 positive; ``No Indexing`` -> no labels. This agrees with NegBio's ``openi_gld_std14`` gold
 standard except that ``Hernia, Hiatal`` is mapped to Hernia (the gold standard never sets Hernia).
 MeSH qualifiers (``Cardiomegaly/borderline``) are kept in ``meta.mesh``.
@@ -40,7 +40,7 @@ from pathlib import Path
 
 from crawlers.importers.base import FileIndex, iter_rows, read_header, require_columns
 from manifests.errors import UsageError
-from manifests.labels import NIH14, NO_FINDING
+from manifests.labels import MESH_TO_NIH, NIH14, NO_FINDING
 from manifests.raw import RawItem
 
 SOURCE = "iu-xray"
@@ -49,13 +49,6 @@ LICENSE_URL = "https://creativecommons.org/licenses/by-nc-nd/4.0/"
 SOURCE_URL = "https://openi.nlm.nih.gov/"
 ATTRIBUTION = ("Indiana University Chest X-ray Collection (Open-i, NLM); Demner-Fushman D. et al., "
                "JAMIA 2016;23(2):304-310")
-MESH_TO_NIH = {
-    "pulmonary atelectasis": "Atelectasis", "atelectasis": "Atelectasis", "cardiomegaly": "Cardiomegaly",
-    "pleural effusion": "Effusion", "infiltrate": "Infiltration", "mass": "Mass", "nodule": "Nodule",
-    "pneumonia": "Pneumonia", "pneumothorax": "Pneumothorax", "consolidation": "Consolidation",
-    "pulmonary edema": "Edema", "emphysema": "Emphysema", "pulmonary emphysema": "Emphysema",
-    "pulmonary fibrosis": "Fibrosis", "thickening": "Pleural_Thickening", "hernia, hiatal": "Hernia",
-}
 SECTIONS = ("INDICATION", "COMPARISON", "FINDINGS", "IMPRESSION")
 
 
@@ -135,7 +128,7 @@ def _projections(plan: Plan) -> tuple[dict[str, dict[str, tuple[str | None, str]
     if plan.projections_csv is None:
         return out, errors
     cols = [c.strip() for c in read_header(plan.projections_csv)]
-    for lineno, row, err, _ in iter_rows(plan.projections_csv, cols, trailing_comma_ok=False):
+    for _lineno, row, err, _ in iter_rows(plan.projections_csv, cols, trailing_comma_ok=False):
         if row is None:
             errors.append(err)
             continue

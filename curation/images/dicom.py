@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from curation.images.decode import Decoded, check_pixels
+from curation.images.decoded import Decoded, check_pixels
 from curation.images.errors import DecodeError
 
 WSI_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.77.1.6"

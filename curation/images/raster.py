@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from curation.images.decode import Decoded, check_pixels
+from curation.images.decoded import Decoded, check_pixels
 from curation.images.errors import DecodeError
 
 

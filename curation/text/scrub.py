@@ -36,7 +36,7 @@ _NAME_WORD = r"(?:[A-Z][a-zA-Z'\-]+|[A-Z]\.?)"
 #: Capitalised words after a label that are not names.
 _NOT_NAMES = {"Male", "Female", "Man", "Woman", "Unknown", "None", "Not", "No", "The", "Chest",
               "Patient", "Pa", "Ap", "Lateral", "Frontal", "Portable", "Xxxx", "History", "Mrn", "Dob",
-              "Id", "Ssn", "Acc", "Accession", "Age", "Sex", "Date", "Exam", "Chest", "Ct", "Mri"}
+              "Id", "Ssn", "Acc", "Accession", "Age", "Sex", "Date", "Exam", "Ct", "Mri"}
 _NOT_NAMES |= {" ".join(w.title() for w in a.split()) for a in ALIASES if " " not in a}
 
 _MONTH = (r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|"

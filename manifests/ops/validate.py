@@ -13,8 +13,9 @@ problem                      meaning
 ``missing_key``              ``key`` is null or empty
 ``duplicate_key``            ``key`` appears more than once (reported once per key)
 ``key_mismatch``             ``key`` is not ``source:source_id``
-``missing_provenance``       a web source (:data:`~manifests.schema.WEB_SOURCES`) lacks a
-                             :data:`~manifests.schema.PROVENANCE_COLUMNS` value
+``missing_provenance``       a record with ``provenance_required`` (set from its source's
+                             declaration) lacks a :data:`~manifests.schema.PROVENANCE_COLUMNS`
+                             value (null flag, as in older manifests: not required)
 ``illegal_state``            a label state outside :data:`manifests.labels.STATES`
 ``illegal_label_source``     a label_source outside :data:`manifests.labels.LABEL_SOURCES`
 ``unknown_finding``          a finding name that is not canonical (aliases are named)
@@ -47,7 +48,7 @@ from manifests import labels as L
 from manifests.columnar import label_codes, read_columns
 from manifests.io import atomic_path, read_parts, read_schema, resolve_manifest, write_json_atomic
 from manifests.registry import did_you_mean
-from manifests.schema import COLUMNS, PROVENANCE_COLUMNS, SCHEMA, SPLITS, STATUSES, TEXT_KINDS, WEB_SOURCES
+from manifests.schema import COLUMNS, PROVENANCE_COLUMNS, SCHEMA, SPLITS, STATUSES, TEXT_KINDS
 
 PROBLEM_SCHEMA = pa.schema([("key", pa.string()), ("column", pa.string()),
                             ("problem", pa.string()), ("detail", pa.string())])
@@ -55,7 +56,7 @@ PROBLEM_SCHEMA = pa.schema([("key", pa.string()), ("column", pa.string()),
 INFO_PROBLEMS = frozenset({"record_error"})
 REQUIRED_COLUMNS = ("key", "source", "source_id")
 #: Columns the checks read (the rest are only type-checked from the Parquet schema).
-CHECKED_COLUMNS = ("key", "source", "source_id", *PROVENANCE_COLUMNS, "labels", "split", "status",
+CHECKED_COLUMNS = ("key", "source", "source_id", "provenance_required", *PROVENANCE_COLUMNS, "labels", "split", "status",
                    "error", "synthetic", "text_kind", "image_path", "image_sha256", "patient_id", "dup_group")
 VOCABULARIES = {"split": SPLITS, "status": STATUSES, "text_kind": TEXT_KINDS}
 
@@ -187,11 +188,11 @@ def check_table(table: pa.Table) -> pa.Table:
     add(_problems(keys, mismatch, "key", "key_mismatch",
                   pc.binary_join_element_wise("expected '", pc.fill_null(expected, "<source or source_id missing>"), "'", "")))
 
-    # provenance of web sources
-    web = pc.is_in(table["source"], value_set=pa.array(sorted(WEB_SOURCES)))
+    # provenance, where the record's source declared it required
+    required = pc.fill_null(table["provenance_required"], False)
     for col in PROVENANCE_COLUMNS:
-        add(_problems(keys, pc.and_(web, _blank(table[col])), col, "missing_provenance",
-                      f"web source record without {col}"))
+        add(_problems(keys, pc.and_(required, _blank(table[col])), col, "missing_provenance",
+                      f"record of a source that requires provenance, without {col}"))
 
     # labels (as integer codes: a 1M-row manifest has ~15M entries)
     codes = label_codes(table["labels"])

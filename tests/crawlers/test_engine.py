@@ -216,27 +216,41 @@ def test_cli_list_and_unknown_source():
     assert bad.returncode == 2 and "unknown source 'gdcc'; did you mean 'gdc'?" in bad.stderr
 
 
-def test_registry_lookup_and_terms(monkeypatch):
-    import types
-
+def test_registry_lookup_and_terms():
     from crawlers import registry
     from manifests.errors import UsageError
 
     with pytest.raises(UsageError, match="did you mean 'physionet'"):
         registry.spider_class("physionett")
-    monkeypatch.setitem(registry.SOURCES, "ghost", "crawlers.ghost_source_not_written")
-    with pytest.raises(UsageError, match="not written yet"):
-        registry.load("ghost")
-    assert "not available" in registry.terms("ghost")
-    mod = types.ModuleType("crawlers.fake_terms")
-    mod.TERMS = "Public domain; no login."
-    mod.__doc__ = "Ignored when TERMS exists.\n\nMore."
-    monkeypatch.setitem(sys.modules, "crawlers.fake_terms", mod)
-    monkeypatch.setitem(registry.SOURCES, "fake", "crawlers.fake_terms")
-    assert registry.terms("fake") == "Public domain; no login."
-    with pytest.raises(UsageError, match="no Spider class"):
-        registry.spider_class("fake")
-    assert registry.terms("gdc").startswith("NCI Genomic Data Commons")
+    assert registry.terms(registry.spider_class("gdc")).startswith("NCI Genomic Data Commons")
+    assert set(registry.sources()) >= {"gdc", "medpix", "openi", "openneuro", "physionet", "pmc", "wikimedia"}
+    assert "credentials: GDC_TOKEN, GDC_TOKEN_FILE" in registry.listing()["gdc"]
+
+
+_FAKE_SOURCE = """\"\"\"Datasheet first paragraph.\n\nMore.\"\"\"
+from crawlers.engine.spider import SourceSpider
+
+
+class Spider(SourceSpider):
+    name = "fake"
+    {extra}
+"""
+
+
+def test_registry_discovery_terms_and_duplicates(tmp_path, monkeypatch):
+    from crawlers import registry
+
+    pkg = tmp_path / "fake_sources"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "one.py").write_text(_FAKE_SOURCE.format(extra="terms = 'Public domain; no login.'"))
+    (pkg / "helper.py").write_text("X = 1\n")          # not a source: ignored
+    monkeypatch.syspath_prepend(str(tmp_path))
+    found = registry.discover("fake_sources")
+    assert list(found) == ["fake"] and registry.terms(found["fake"]) == "Public domain; no login."
+    (pkg / "two.py").write_text(_FAKE_SOURCE.format(extra="pass"))
+    with pytest.raises(RuntimeError, match="two sources named 'fake'"):
+        registry.discover("fake_sources")
 
 
 def test_pdf_report_text_layer(tmp_path):
@@ -263,3 +277,12 @@ def test_polite_scrapy_settings():
     local = settings_for(GDC, "/tmp/x", "http://127.0.0.1:8080")
     assert not local["AUTOTHROTTLE_ENABLED"] and local["DOWNLOAD_DELAY"] == 0
     assert local["USER_AGENT"].startswith("medharvest/") and "mailto:" in local["USER_AGENT"]
+
+
+def test_cli_resume_needs_a_previous_run_and_options_are_checked(tmp_path, capsys):
+    from medharvest.cli import main
+
+    assert main(["crawl", "openi", "--out", str(tmp_path), "--resume"]) == 2
+    assert "holds no previous run" in capsys.readouterr().err
+    assert main(["crawl", "openi", "--out", str(tmp_path), "--option", "colection=cxr"]) == 2
+    assert "unknown openi option 'colection'; did you mean 'collection'?" in capsys.readouterr().err

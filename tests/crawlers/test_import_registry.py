@@ -6,21 +6,27 @@ import pytest
 
 from crawlers import importers
 from manifests.errors import UsageError
-from medharvest import cmd_import
+from medharvest.cli import main
 
 
-def test_cli_names_match_the_registry():
-    assert tuple(importers.IMPORTERS) == cmd_import.NAMES
+def test_import_list_is_the_registry(capsys):
+    assert main(["import", "--list"]) == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in importers.IMPORTERS)
+    assert main(["import", "chexpert"]) == 2        # ROOT and --out missing: usage error
 
 
-@pytest.mark.parametrize("name", sorted(importers.IMPORTERS))
-def test_each_importer_is_complete_and_documented(name):
-    mod = importers.get(name)
-    assert mod.SOURCE == name
-    for attr in ("check", "iter_items", "LICENSE", "LICENSE_URL", "ATTRIBUTION"):
-        assert getattr(mod, attr), attr
-    doc = mod.__doc__
-    assert "Licence" in doc and "Citation" in doc and "What" in doc   # the module docstring is the datasheet
+def test_discovery_refuses_two_importers_with_one_name(tmp_path, monkeypatch):
+    pkg = tmp_path / "fake_importers"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "helper.py").write_text("X = 1\n")                   # no SOURCE: a helper, not an importer
+    (pkg / "one.py").write_text("SOURCE = 'dup'\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert list(importers.discover("fake_importers")) == ["dup"]
+    (pkg / "two.py").write_text("SOURCE = 'dup'\n")
+    with pytest.raises(RuntimeError, match="two importers named 'dup'"):
+        importers.discover("fake_importers")
 
 
 @pytest.mark.parametrize("typo,suggestion", [("chestxray41", "chestxray14"), ("mimic", "mimic-cxr-jpg"),

@@ -33,7 +33,7 @@ def test_sharded_crawl_equals_local(ray_executor, tmp_path):
     assert a["status"] == b["status"] == {"ok": 36}
     assert b["run"]["shards"] == 4 and b["run"]["files_ok"] == 36 and b["executor"]["executor"] == "ray"
     assert _items(tmp_path / "ray") == _items(tmp_path / "local")
-    for sid, it in _items(tmp_path / "ray").items():
+    for it in _items(tmp_path / "ray").values():
         assert (tmp_path / "ray" / "raw" / "openi" / it["file"]).read_bytes() == \
             (tmp_path / "local" / "raw" / "openi" / it["file"]).read_bytes()
     root = tmp_path / "ray" / "raw" / "openi"

@@ -170,7 +170,8 @@ def stop_session_server() -> int | None:
         return None
     server.proc.send_signal(signal.SIGINT)
     try:
-        return server.proc.wait(timeout=60)
+        # serve gives Label Studio 20 s for SIGTERM, then kills it; a loaded 2-core box needs slack
+        return server.proc.wait(timeout=180)
     except subprocess.TimeoutExpired:
         os.killpg(server.proc.pid, signal.SIGKILL)
         server.proc.wait(timeout=30)

@@ -44,7 +44,7 @@ def test_micro_f1_floor_on_iu_gold(iu):
     assert ev["gold14"]["micro"][2] >= 0.89, ev["gold14"]["micro"]
     assert ev["mesh14"]["micro"][2] >= 0.90, ev["mesh14"]["micro"]
     # every gold finding with support is found at least half of the time
-    for finding, (p, r, f, support, fp) in ev["gold13"]["per"].items():
+    for finding, (_p, r, _f, support, _fp) in ev["gold13"]["per"].items():
         if support:
             assert r >= 0.5, (finding, r)
 

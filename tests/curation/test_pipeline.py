@@ -270,3 +270,23 @@ def test_volumes_slides_and_16bit_through_curate_run(tmp_path, shared):
     with Image.open(out / tiles[0]["image_path"]) as im:
         assert im.size == (128, 128)
     assert rows["ct"]["bit_depth"] == 16 and rows["ct"]["modality"] == "CT"
+
+
+def test_provenance_required_travels_from_raw_item_to_validate(tmp_path):
+    from manifests.ops.validate import validate_manifest
+    from manifests.raw import RawItem, RawStore
+
+    store = RawStore(tmp_path / "data", "websrc")
+    with store:
+        for sid in ("full", "bare"):
+            Image.new("L", (64, 64), 120).save(store.files_dir / f"{sid}.png")
+        store.append(RawItem("websrc", "full", file="files/full.png", provenance_required=True, license="CC0-1.0",
+                             license_url="https://creativecommons.org/publicdomain/zero/1.0/",
+                             source_url="https://example.org/full", retrieved_at="2026-01-01T00:00:00Z"))
+        store.append(RawItem("websrc", "bare", file="files/bare.png", provenance_required=True))
+    store.close()
+    curate_run(CurateConfig(workers=1, ocr=False, labels=False), [tmp_path / "data"], tmp_path / "out")
+    assert {k: r["provenance_required"] for k, r in _rows(tmp_path / "out").items()} == {"full": True, "bare": True}
+    report = validate_manifest(tmp_path / "out", files=False)
+    missing = {(r["key"], r["column"]) for r in report.problems.to_pylist() if r["problem"] == "missing_provenance"}
+    assert missing == {("websrc:bare", c) for c in ("source_url", "retrieved_at", "license", "license_url")}

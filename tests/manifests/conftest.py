@@ -42,7 +42,7 @@ def make_records(root: Path | None, n: int = 30, *, patients: int = 10, seed: in
         if web:
             rec.update(source_url=f"https://openi.example/{i}", retrieved_at=datetime(2026, 1, 1, tzinfo=timezone.utc),
                        license="CC BY 4.0", license_url="https://creativecommons.org/licenses/by/4.0/",
-                       attribution="Open-i, NLM")
+                       attribution="Open-i, NLM", provenance_required=True)
         if rare and rng.random() < rare_rate:
             states = {rare: "positive"}
         else:

@@ -1,5 +1,4 @@
 import json
-import os
 from datetime import datetime, timezone
 
 import pyarrow as pa
@@ -64,7 +63,7 @@ def test_exports_flatten_nested_columns_losslessly(tmp_path):
 
     rows = list(csv.DictReader(open(csv_path)))
     assert json.loads(rows[0]["labels"])[0]["finding"] == "Effusion"
-    lines = [json.loads(l) for l in open(jl_path)]
+    lines = [json.loads(line) for line in open(jl_path)]
     assert lines[1]["labels"][1]["state"] == "uncertain"
     with pytest.raises(UsageError, match="export format"):
         io.export(table, tmp_path / "m.xlsx")
@@ -110,3 +109,21 @@ def test_writing_elsewhere_rebases_image_paths(tmp_path):
     paths = io.read_manifest(dst, columns=["image_path"]).column("image_path").to_pylist()
     assert paths == ["../curated/images/ab/x.png", None]
     assert (dst.parent / paths[0]).resolve() == (tmp_path / "curated/images/ab/x.png").resolve()
+
+
+def test_jsonl_log_skips_and_cuts_a_torn_last_line(tmp_path):
+    from manifests.jsonl import complete_lines, open_append
+
+    log = tmp_path / "sub" / "log.jsonl"
+    with open_append(log) as fh:
+        fh.write('{"a": 1}\n{"b": 2}\n')
+    with open(log, "ab") as fh:
+        fh.write(b'{"c": 3, "tor')                  # a writer killed mid-line
+    assert [n for n, _ in complete_lines(log)] == [1, 2]
+    with open_append(log) as fh:
+        fh.write('{"d": 4}\n')
+    assert log.read_text() == '{"a": 1}\n{"b": 2}\n{"d": 4}\n'
+    log.write_bytes(b"no newline at all")
+    with open_append(log):
+        pass
+    assert log.read_bytes() == b""

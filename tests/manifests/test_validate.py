@@ -53,11 +53,11 @@ def test_bad_state_label_source_and_finding():
     assert report.violations == 4
 
 
-def test_missing_provenance_on_web_source_only():
+def test_missing_provenance_where_the_record_requires_it():
     web = make_records(None, 2, web=True)
     del web[0]["license_url"]
     web[1]["retrieved_at"] = None
-    local = make_records(None, 2)  # not a web source: no provenance needed
+    local = make_records(None, 2)  # provenance_required unset (older manifests): no provenance needed
     for r in local:
         r.update(key=f"sample:{r['source_id']}x", source_id=f"{r['source_id']}x")
     report = validate_table(from_records(web + local), files=False)
