@@ -27,7 +27,7 @@ class HostLimiter:
     """The actor's state: per host, leased connection slots, a token bucket and a pause."""
 
     def __init__(self, *, concurrency: int, rate: float | None, burst: float | None = None,
-                 lease_s: float = 180.0, poll_s: float = 0.005):
+                 lease_s: float = 180.0, poll_s: float = 1.0):
         self.concurrency = max(1, int(concurrency))
         self.rate = rate or None
         self.burst = burst if burst is not None else max(1.0, rate or 1.0)
@@ -36,6 +36,7 @@ class HostLimiter:
         self.leases: dict[str, dict[int, float]] = {}
         self.tokens: dict[str, tuple[float, float]] = {}   # host -> (tokens, stamp)
         self.not_before: dict[str, float] = {}
+        self.conds: dict[str, asyncio.Condition] = {}
         self.ids = itertools.count(1)
         self.granted = 0
 
@@ -52,31 +53,49 @@ class HostLimiter:
         self.tokens[host] = (tokens, now)
         return (1.0 - tokens) / self.rate
 
+    def _cond(self, host: str) -> asyncio.Condition:
+        cond = self.conds.get(host)
+        if cond is None:
+            cond = self.conds[host] = asyncio.Condition()
+        return cond
+
+    async def _wait(self, cond: asyncio.Condition, seconds: float) -> None:
+        """Sleep up to ``seconds``, woken early by a release (the condition's lock is held around it)."""
+        try:
+            await asyncio.wait_for(cond.wait(), timeout=max(seconds, 0.0))
+        except (TimeoutError, asyncio.TimeoutError):
+            pass
+
     async def acquire(self, host: str) -> int:
         """Wait for a free slot of ``host``, its pause to end and a token; returns the lease id."""
         leases = self.leases.setdefault(host, {})
-        while True:
-            now = time.monotonic()
-            for lid in [lid for lid, exp in leases.items() if exp < now]:
-                del leases[lid]  # a worker died holding it
-            wait = self.not_before.get(host, 0.0) - now
-            if wait > 0:
-                await asyncio.sleep(wait)
-                continue
-            if len(leases) >= self.concurrency:
-                await asyncio.sleep(self.poll_s)
-                continue
-            wait = self._take_token(host)
-            if wait > 0:
-                await asyncio.sleep(wait)
-                continue
-            lid = next(self.ids)
-            leases[lid] = now + self.lease_s
-            self.granted += 1
-            return lid
+        cond = self._cond(host)
+        async with cond:
+            while True:
+                now = time.monotonic()
+                for lid in [lid for lid, exp in leases.items() if exp < now]:
+                    del leases[lid]  # a worker died holding it
+                wait = self.not_before.get(host, 0.0) - now
+                if wait > 0:
+                    await self._wait(cond, wait)  # the lock is free meanwhile: releases go through
+                    continue
+                if len(leases) >= self.concurrency:
+                    await self._wait(cond, self.poll_s)  # a release wakes us; the timeout catches expiries
+                    continue
+                wait = self._take_token(host)
+                if wait > 0:
+                    await self._wait(cond, wait)
+                    continue
+                lid = next(self.ids)
+                leases[lid] = now + self.lease_s
+                self.granted += 1
+                return lid
 
-    def release(self, host: str, lease: int) -> None:
-        self.leases.get(host, {}).pop(lease, None)
+    async def release(self, host: str, lease: int) -> None:
+        cond = self._cond(host)
+        async with cond:
+            self.leases.get(host, {}).pop(lease, None)
+            cond.notify()
 
     def pause(self, host: str, seconds: float) -> None:
         self.not_before[host] = max(self.not_before.get(host, 0.0), time.monotonic() + seconds)
