@@ -9,6 +9,12 @@ once; its start-up time is printed apart). On one box this measures the engine's
 Ray's gain comes from more machines. Asserts nothing. The numbers are noisy when the machine is
 shared (during issue 12 it was shared by 8 sessions on 2 cores): compare runs of the same sitting.
 
+Measured during issue 12 (2 cores shared by 8 sessions, load average 7-10; two runs):
+curate run, 100 items: local 3.2 / 5.7 records/s, Ray 3.6 / 5.9; crawl, 5,000 files: local 359 / 428
+files/s, Ray 125 / 178 (Ray start 21 / 12 s, not counted). On one small box Ray costs crawl throughput
+(its processes and the ~1.7 ms politeness-actor round trip per request compete for the 2 cores) and
+is even with local for curation, where OCR dominates.
+
 Scaling model on N machines of c cores (per record vs global, and where it stops)
 ---------------------------------------------------------------------------------
 curate run
