@@ -8,7 +8,8 @@ other spoke; this package imports no spoke and not the CLI.
 files a manifest points to (``image_path`` is relative to the manifest's own directory).
 
 **Writes** (always atomically: temp file + rename): raw stores, manifests (Parquet, with a
-``medharvest`` metadata dict, e.g. the split's seed / group key / ratios), CSV / JSONL exports,
+``medharvest`` metadata dict, e.g. the split's seed / group key / ratios), exports (CSV, JSONL,
+Hugging Face, WebDataset, MONAI, COCO, Croissant),
 ``split_stats.json``, ``conflicts.json``, validation reports (CSV / JSON), stats JSON and the HTML
 datasheet.
 
@@ -21,8 +22,7 @@ Public API, by module:
   ``canonical()`` for source spellings, the four ``State``\\ s, ``state_from_numeric()``.
 * :mod:`manifests.io` — ``read_manifest`` / ``write_manifest`` / ``read_meta``, partitioned manifests
   (a directory ``manifest.parquet/part-*.parquet``: ``manifest_parts``, ``read_parts``, ``iter_batches``,
-  ``write_manifest(..., part_rows=N)``), ``export``
-  (csv, jsonl, parquet), ``merge``, ``rebase_image_paths``, ``write_json_atomic``, ``atomic_path``.
+  ``write_manifest(..., part_rows=N)``), ``merge``, ``rebase_image_paths``, ``write_json_atomic``, ``atomic_path``.
 * :mod:`manifests.raw` — ``RawStore`` / ``RawItem``: the raw store contract (append, resume, stats).
 * :mod:`manifests.errors` — ``UsageError`` (exit 2), ``StageError`` (exit 1), ``ManifestError``.
 * :mod:`manifests.registry` — ``lookup()`` / ``did_you_mean()`` for every name registry.
@@ -40,6 +40,8 @@ Public API, by module:
 * :mod:`manifests.ops.filter` — ``filter_table`` (safe filter expressions, ``label('Effusion')``),
   ``merge_files``.
 * :mod:`manifests.ops.report` — ``write_report``: the self-contained HTML datasheet.
+* :mod:`manifests.ops.export` — ``export`` / ``formats`` / ``format_for``: one module per export
+  format (csv, jsonl, parquet, hf, webdataset, monai, coco, croissant), each an ``Exporter`` subclass.
 
 The CLI for the operations is ``medharvest manifest validate|stats|split|export|merge|report``.
 """

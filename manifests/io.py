@@ -1,8 +1,8 @@
-"""Read, write, export and merge manifests.
+"""Read, write and merge manifests.
 
 The canonical file is Parquet with :data:`manifests.schema.SCHEMA`. Writes are atomic (a temp
 file in the same directory, fsync, ``os.replace``): a crash never leaves a half-written manifest.
-Exports (CSV, JSONL) flatten nested columns to JSON strings so nothing is lost.
+Exports (CSV, JSONL, Hugging Face, WebDataset, ...) are in :mod:`manifests.ops.export`.
 """
 
 from __future__ import annotations
@@ -269,57 +269,6 @@ def write_manifest(table: pa.Table, path: str | os.PathLike, *, meta: dict | Non
     with atomic_path(path, ".parquet") as tmp:
         write(table, tmp)
     return path
-
-
-# --- exports ------------------------------------------------------------------------------
-
-def _flat_rows(table: pa.Table, batch_size: int = 65536) -> Iterator[dict]:
-    nested = [f.name for f in table.schema if pa.types.is_list(f.type) or pa.types.is_struct(f.type)]
-    for batch in table.to_batches(max_chunksize=batch_size):
-        for row in batch.to_pylist():
-            for name in nested:
-                row[name] = json.dumps(row[name], ensure_ascii=False) if row[name] is not None else None
-            ts = row.get("retrieved_at")
-            if ts is not None:
-                row["retrieved_at"] = ts.isoformat()
-            yield row
-
-
-def export_csv(table: pa.Table, path: str | os.PathLike) -> Path:
-    import csv
-
-    path = Path(path)
-    with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=table.column_names)
-        writer.writeheader()
-        for row in _flat_rows(table):
-            writer.writerow(row)
-    return path
-
-
-def export_jsonl(table: pa.Table, path: str | os.PathLike) -> Path:
-    path = Path(path)
-    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
-        for batch in table.to_batches(max_chunksize=65536):
-            for row in batch.to_pylist():
-                ts = row.get("retrieved_at")
-                if ts is not None:
-                    row["retrieved_at"] = ts.isoformat()
-                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-    return path
-
-
-def _export_parquet(table: pa.Table, path: str | os.PathLike) -> Path:
-    return write_manifest(table, path)
-
-
-EXPORTERS = {"csv": export_csv, "jsonl": export_jsonl, "parquet": _export_parquet}
-
-
-def export(table: pa.Table, path: str | os.PathLike, fmt: str | None = None) -> Path:
-    """Export in ``fmt`` (csv, jsonl, parquet), or by the file's suffix."""
-    fmt = fmt or Path(path).suffix.lstrip(".")
-    return lookup(EXPORTERS, fmt, "export format")(table, path)
 
 
 # --- merge ---------------------------------------------------------------------------------

@@ -34,7 +34,7 @@ class State(str, enum.Enum):
 STATES: tuple[str, ...] = tuple(s.value for s in State)
 
 #: Who produced a label.
-LABEL_SOURCES: tuple[str, ...] = ("dataset", "ner", "human", "model", "synthetic")
+LABEL_SOURCES: tuple[str, ...] = ("dataset", "ner", "human", "model", "synthetic", "caption")
 
 NO_FINDING = "No Finding"
 

@@ -9,13 +9,26 @@ Nested columns:
 * ``boxes``: lesion boxes in image pixels ``{label, x, y, w, h, label_source, annotator}``.
 * ``phi_flags``: identifier detections ``{where, kind, left, top, width, height, confidence, redacted}``;
   the identifier text itself is never stored.
+* ``captions`` (schema 2): texts *added* to a record by ``curate caption``, each a
+  :data:`CAPTION_TYPE` ``{text, text_kind="caption", entities, labels, phi_flags, captioner, model,
+  weights_sha256, endpoint, prompt_version, created_at, status, error}`` -- scrubbed and labelled like
+  the report, with its provenance. A record's own ``text`` (the report) is never replaced: the
+  caption of an image-only record lives here, beside the still-null ``text``. Caption labels carry
+  ``label_source="caption"`` inside the caption only; they never enter the record's ``labels``.
+* ``consistency`` (schema 2): the image-text agreement check (``curate consistency``)
+  ``{score, flags, checks, details}``: score in [0, 1] (1 = nothing contradicts), flags such as
+  ``view_mismatch`` / ``label_contradiction:Effusion``, the checks that ran, and a JSON object of the
+  evidence. Null until the check ran.
+
+Manifests written before schema 2 have neither column; :func:`conform` (used by every reader)
+adds them empty (``captions == []``, ``consistency`` null), so old manifests stay readable.
 """
 
 from __future__ import annotations
 
 import pyarrow as pa
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 
 LABEL_TYPE = pa.struct([
     ("finding", pa.string()),
@@ -55,6 +68,29 @@ PHI_TYPE = pa.struct([
     ("redacted", pa.bool_()),
 ])
 
+CAPTION_TYPE = pa.struct([
+    ("text", pa.string()),
+    ("text_kind", pa.string()),          # always "caption"
+    ("entities", pa.list_(ENTITY_TYPE)),
+    ("labels", pa.list_(LABEL_TYPE)),    # label_source "caption"
+    ("phi_flags", pa.list_(PHI_TYPE)),
+    ("captioner", pa.string()),          # template | blip | llm | ...
+    ("model", pa.string()),              # model id / directory name; null for template
+    ("weights_sha256", pa.string()),     # local weights; null for template and endpoints
+    ("endpoint", pa.string()),           # llm: base URL (never a key)
+    ("prompt_version", pa.string()),     # template / prompt version
+    ("created_at", pa.string()),         # ISO time the caption was made
+    ("status", pa.string()),             # ok | error
+    ("error", pa.string()),
+])
+
+CONSISTENCY_TYPE = pa.struct([
+    ("score", pa.float32()),
+    ("flags", pa.list_(pa.string())),
+    ("checks", pa.list_(pa.string())),
+    ("details", pa.string()),            # JSON object: per-check evidence
+])
+
 FIELDS: list[tuple[str, pa.DataType, str]] = [
     ("key", pa.string(), "stable id '<source>:<source_id>'"),
     ("source", pa.string(), "source or importer name"),
@@ -87,6 +123,8 @@ FIELDS: list[tuple[str, pa.DataType, str]] = [
     ("split", pa.string(), "train | val | test"),
     ("synthetic", pa.bool_(), "true for generated images"),
     ("generator", pa.string(), "checkpoint that generated the image"),
+    ("captions", pa.list_(CAPTION_TYPE), "added captions with provenance (curate caption)"),
+    ("consistency", CONSISTENCY_TYPE, "image-text agreement: score, flags, checks (curate consistency)"),
     ("meta", pa.string(), "source metadata as a JSON object"),
     ("status", pa.string(), "ok | error | skipped"),
     ("error", pa.string(), "what went wrong, for status=error"),
@@ -117,6 +155,19 @@ def empty_record() -> dict:
     rec["synthetic"] = False
     rec["status"] = "ok"
     return rec
+
+
+def record_text(rec: dict) -> tuple[str | None, str | None]:
+    """The text that describes a record's image: ``(text, kind)``.
+
+    The record's own text (a report, a description) when it has one, else its newest ``ok`` caption.
+    """
+    if rec.get("text"):
+        return rec["text"], rec.get("text_kind") or "report"
+    for cap in reversed(rec.get("captions") or []):
+        if cap.get("status") == "ok" and cap.get("text"):
+            return cap["text"], "caption"
+    return None, None
 
 
 def make_key(source: str, source_id: str) -> str:

@@ -8,6 +8,7 @@ Sub-commands:
 * ``curate labels REPORTS.csv --text-columns COL... --out LABELS.csv`` -- report labels
   (:func:`curation.text.run_labels`).
 * ``curate pdf-text PDF... --out texts.jsonl`` -- scanned reports to text (:func:`curation.ocr.pdf.ocr_pdf`).
+* ``curate caption`` / ``curate consistency`` -- image-text pairs (:mod:`medharvest.cmd_pairs`).
 
 Heavy libraries (pydicom, pytesseract, spaCy) are imported inside the command functions.
 """
@@ -66,6 +67,10 @@ def register(sub) -> None:
     pdf.add_argument("--dpi", type=int, default=300)
     add_common(pdf, config=False)
     pdf.set_defaults(func=_pdf_text)
+
+    from medharvest import cmd_pairs
+
+    cmd_pairs.register(csub)
 
 
 def _run(args) -> int:

@@ -18,6 +18,7 @@ class DemoConfig:
     size: int = 256
     ocr: bool = True
     study: bool = True
+    pairs: bool = True            # planted image-text pairs: caption + consistency check, recall / false flags
     seeds: int = 2
     budget: str = "small"
 
@@ -44,6 +45,8 @@ def register(sub) -> None:
                    help="skip the burned-in text scan")
     p.add_argument("--no-study", dest="study", action="store_const", const=False, default=None,
                    help="stop after the manifest and its report")
+    p.add_argument("--no-pairs", dest="pairs", action="store_const", const=False, default=None,
+                   help="skip the image-text step (planted pairs, captions, consistency check)")
     p.add_argument("--seeds", type=int, default=None, help="seeds of the augmentation study (default 2)")
     p.add_argument("--budget", default=None, help="study budget: small | full (default small)")
     add_common(p)
@@ -56,7 +59,7 @@ def run(args) -> int:
     from medharvest.output import summary_table
 
     cfg = resolve(DemoConfig, toml=load_toml(args.config, "demo"), flags={
-        "n": args.n, "seed": args.seed, "ocr": args.ocr, "study": args.study, "seeds": args.seeds, "budget": args.budget,
+        "n": args.n, "seed": args.seed, "ocr": args.ocr, "study": args.study, "pairs": args.pairs, "seeds": args.seeds, "budget": args.budget,
     })
     summary = run_demo(cfg, args.out, quiet=args.quiet)
     summary_table(f"demo -> {args.out}", summary, quiet=args.quiet)

@@ -49,11 +49,21 @@ def register(sub) -> None:
     add_common(sp)
     sp.set_defaults(func=cmd_split)
 
-    e = msub.add_parser("export", help="export (a filtered subset) as CSV, JSONL or Parquet")
+    from manifests.ops.export import formats
+
+    fmts = formats()
+    e = msub.add_parser("export", help=f"export (a filtered subset) as {', '.join(sorted(fmts))}",
+                        formatter_class=argparse.RawDescriptionHelpFormatter,
+                        epilog="formats:\n" + "\n".join(f"  {n:<11} {fmts[n].summary}" for n in sorted(fmts)))
     e.add_argument("manifest")
-    e.add_argument("--out", required=True, metavar="FILE")
-    e.add_argument("--format", help="csv, jsonl or parquet (default: the file suffix)")
-    e.add_argument("--filter", metavar="EXPR", help="e.g. \"split == 'train' and label('Effusion') == 'positive'\"")
+    files = ", ".join(n for n, c in fmts.items() if not c.directory)
+    e.add_argument("--out", required=True, metavar="PATH", help=f"output file ({files}) or directory (the others)")
+    e.add_argument("--format", help=f"{', '.join(sorted(fmts))} (default: the --out suffix)")
+    e.add_argument("--filter", "--where", dest="filter", metavar="EXPR",
+                   help="e.g. \"split == 'train' and label('Effusion') == 'positive'\"")
+    e.add_argument("--name", help="dataset name in cards and metadata (default: the manifest's directory name)")
+    e.add_argument("--shard-size", type=int, default=1000, metavar="N",
+                   help="rows per shard for hf and webdataset (default 1000)")
     add_common(e, config=False)
     e.set_defaults(func=cmd_export)
 
@@ -166,21 +176,27 @@ def cmd_split(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from manifests.io import EXPORTERS, export, read_manifest, rebase_image_paths, resolve_manifest
+    from manifests.io import read_manifest, read_meta, resolve_manifest
+    from manifests.ops.export import ExportContext, export, format_for
     from manifests.ops.filter import filter_table
-    from manifests.registry import lookup
     from medharvest.output import summary_table
 
-    fmt = args.format or Path(args.out).suffix.lstrip(".")
-    lookup(EXPORTERS, fmt, "export format")
+    fmt = format_for(args.out, args.format)
     src = resolve_manifest(args.manifest)
-    _not_input([src], Path(args.out))
+    out = Path(args.out)
+    _not_input([src], out / "manifest.parquet" if fmt.name == "parquet" and out.suffix != ".parquet" else out)
+    if fmt.directory and out.resolve() == src.parent.resolve():
+        from manifests.errors import UsageError
+
+        raise UsageError(f"--out '{out}' is the manifest's own directory; "
+                         f"give the {fmt.name} export a directory of its own")
+    ctx = ExportContext(images_root=src.parent, name=args.name or src.parent.resolve().name, meta=read_meta(src),
+                        shard_size=args.shard_size)
     table = read_manifest(src)
     sub = filter_table(table, args.filter)
-    out_dir = Path(args.out).parent if fmt != "parquet" or Path(args.out).suffix == ".parquet" else Path(args.out)
-    path = export(rebase_image_paths(sub, src.parent, out_dir), args.out, fmt)
-    summary_table("manifest export", {"rows_in": table.num_rows, "rows_out": sub.num_rows, "format": fmt,
-                                      "out": str(path)}, quiet=args.quiet)
+    summary = export(sub, out, fmt.name, ctx=ctx)
+    summary_table("manifest export", {"rows_in": table.num_rows, "rows_selected": sub.num_rows, **summary},
+                  quiet=args.quiet)
     return 0
 
 

@@ -65,6 +65,21 @@ def run_demo(cfg, out: str | Path, *, quiet: bool = False) -> dict:
         summary["study"] = study.get("html") or str(out / "study")
         summary["study_table"] = study.get("table_md")
         summary["study_verdict"] = study.get("verdict")
+    # after the study, so nothing it does (RNG state included) can touch the study
+    if getattr(cfg, "pairs", False):
+        from medharvest.pairs_demo import run_pairs
+
+        t = _step("pairs: planted image-text pairs -> caption the image-only -> consistency check", quiet)
+        pairs = run_pairs(out / "pairs", manifest_path, seed=cfg.seed, size=cfg.size, ocr=False, quiet=quiet)
+        timings["pairs_s"] = time.perf_counter() - t
+        summary["pairs_recall"] = pairs["recall"]
+        summary["pairs_false_flag_rate"] = pairs["false_flag_rate"]
+        summary["pairs"] = {k: pairs[k] for k in ("planted", "planted_found", "clean", "clean_flagged", "by_kind",
+                                                 "captioned", "consistency_records_per_s")}
+        if not quiet:
+            print(f"[demo] pairs: planted inconsistent pairs found {pairs['planted_found']}/{pairs['planted']} "
+                  f"(recall {pairs['recall']:.3f}); clean pairs flagged {pairs['clean_flagged']}/{pairs['clean']} "
+                  f"(false-flag rate {pairs['false_flag_rate']:.3f})", flush=True)
     summary.update({k: round(v, 1) for k, v in timings.items()})
     write_run_json(out, "demo", as_dict(cfg), summary)
     return summary

@@ -28,7 +28,12 @@ def label_reports(texts: Iterable[str | None], *, batch_size: int = 256) -> list
         else:
             todo.append(i)
     for i, doc in zip(todo, nlp.pipe((texts[i] for i in todo), batch_size=batch_size)):
-        out[i] = aggregate(doc._.mh_entities or [], has_text=True)
+        ents = doc._.mh_entities or []
+        rl = aggregate(ents, has_text=True)
+        fuzzy = doc.user_data.get("mh_fuzzy") or {}
+        rl.mentions = [{"start": e[0], "end": e[1], "surface": e[2], "concept": e[4], "kind": e[3],
+                        "score": fuzzy.get(e[0], 1.0), "path": "fuzzy" if e[0] in fuzzy else "lexicon"} for e in ents]
+        out[i] = rl
     return out  # type: ignore[return-value]
 
 

@@ -6,7 +6,9 @@ Components, in order:
    keeps "Dr." and "e.g." whole and splits "x-XXXX." -- at blank lines and at section headers);
    section header offsets go to ``doc.user_data["mh_sections"]``.
 2. ``mh_lexicon``: the lexicon of :mod:`curation.text.lexicon` -- one precompiled
-   ``PhraseMatcher`` on ``LOWER`` (match id ``KIND|concept``) plus the gap patterns -- longest
+   ``PhraseMatcher`` on ``LOWER`` (match id ``KIND|concept``) plus the gap patterns, then spelling
+   variants of one-word finding terms among the words left over (rapidfuzz,
+   :mod:`curation.text.normalize`; offsets in ``doc.user_data["mh_fuzzy"]``) -- longest
    non-overlapping spans become ``doc.ents`` (``ent.label_`` = kind, ``ent.ent_id_`` = concept)
    and ``doc.user_data["mh_ents"]`` (``(start, end, kind, concept)`` token spans).
 3. ``mh_context``: negation / uncertainty by trigger scope (:mod:`curation.text.context`);
@@ -134,12 +136,34 @@ class Lexicon:
                 continue
             taken[start:end] = b"\x01" * (end - start)
             kept.append(c)
-        kept.sort()
         strings = doc.vocab.strings
+        fuzzy = self._fuzzy(doc, lower, taken, kept)
+        kept.sort()
         doc.set_ents([Span(doc, s, e, label=self.kind_ids[k], span_id=strings.add(c)) for s, e, k, c in kept],
                      default="outside")
         doc.user_data["mh_ents"] = kept
+        doc.user_data["mh_fuzzy"] = fuzzy
         return doc
+
+    @staticmethod
+    def _fuzzy(doc: Doc, lower: list[int], taken: bytearray, kept: list) -> dict[int, float]:
+        """Spelling variants of one-word finding terms among the words no phrase matched
+        (:func:`curation.text.normalize.fuzzy_word`); appended to ``kept``. Returns {start_char: score}."""
+        from curation.text.normalize import FUZZY_MIN_LEN, fuzzy_word
+
+        lengths = doc.user_data.get("mh_len")
+        idx = doc.user_data.get("mh_idx")
+        strings = doc.vocab.strings
+        out: dict[int, float] = {}
+        for i, h in enumerate(lower):
+            if taken[i] or (lengths is not None and lengths[i] < FUZZY_MIN_LEN):
+                continue
+            m = fuzzy_word(strings[h])
+            if m is not None:
+                kept.append((i, i + 1, m.kind, m.concept))
+                taken[i] = 1
+                out[idx[i] if idx is not None else doc[i].idx] = m.score
+        return out
 
 
 class KeepText:

@@ -33,13 +33,16 @@ class ReportLabels:
     ``entities``: dicts shaped like :data:`manifests.schema.ENTITY_TYPE` (``label`` is
     ``KIND:concept``, e.g. ``FINDING:effusion``, ``DEVICE:device``); ``nih``: {finding: state} over
     ``NIH15``; ``chexpert``: {observation: state} over ``CHEXPERT14``; ``error``: why the report
-    could not be labelled (then every state is not_mentioned).
+    could not be labelled (then every state is not_mentioned); ``mentions``: each entity's canonical
+    concept with the normalisation path and score (:mod:`curation.text.normalize`).
     """
 
     entities: list[dict] = field(default_factory=list)
     nih: dict[str, str] = field(default_factory=dict)
     chexpert: dict[str, str] = field(default_factory=dict)
     error: str | None = None
+    #: normalised mentions ``{start, end, surface, concept, kind, score, path}`` (path: lexicon | fuzzy)
+    mentions: list[dict] = field(default_factory=list)
 
 
 def mention_state(negated: bool, uncertain: bool) -> str:

@@ -5,6 +5,7 @@
 * :mod:`manifests.ops.stats` — counts per source, status, split, licence, modality, view, label.
 * :mod:`manifests.ops.filter` — ``filter_table`` (safe filter expressions), ``merge_files``.
 * :mod:`manifests.ops.report` — ``write_report``: the self-contained HTML datasheet.
+* :mod:`manifests.ops.export` — exports, one module per format (a new format is one new module).
 
 The CLI for them is ``medharvest manifest validate|stats|split|export|merge|report``.
 """

@@ -7,8 +7,11 @@ Filter expressions are Python-like and evaluated columnar (each name is a whole 
     label('Effusion') == 'positive' or label('Cardiomegaly') in ('positive', 'uncertain')
     patient_id != None
 
+    consistency.score < 0.5 or flag('view_mismatch')
+
 Only comparisons (``== != < <= > >= in``/``not in``), ``and``/``or``/``not``, constants, column
-names and ``label(FINDING)`` (the finding's state, ``not_mentioned`` when absent; the most trusted
+names, ``consistency.score`` (null where the check did not run), ``flag(NAME)`` (the record's
+consistency flags include NAME, or NAME:<finding> for ``label_contradiction``) and ``label(FINDING)`` (the finding's state, ``not_mentioned`` when absent; the most trusted
 label source wins, see :data:`manifests.schema.LABEL_PREFERENCE`) are allowed. Unknown columns,
 findings and values of vocabulary columns stop before any work with a "did you mean".
 """
@@ -81,7 +84,24 @@ class _Eval:
 
     _List = _Tuple
 
+    def _Attribute(self, node):
+        if not (isinstance(node.value, ast.Name) and node.value.id == "consistency" and node.attr == "score"):
+            raise UsageError(f"filter: only consistency.score may be read with '.', not '{ast.unparse(node)}'")
+        return pc.struct_field(self.t["consistency"].combine_chunks(), "score")
+
+    def _flag(self, name: str) -> pa.Array:
+        col = self.t["consistency"].combine_chunks()
+        flags = pc.struct_field(col, "flags")
+        flat = pc.list_flatten(flags)
+        hit = pc.or_(pc.equal(flat, name), pc.starts_with(flat, name + ":"))
+        rows = pc.list_parent_indices(flags)
+        hit_rows = pc.unique(pc.filter(rows, hit))
+        return pc.is_in(pa.array(range(self.t.num_rows), pa.int64()), value_set=hit_rows.cast(pa.int64()))
+
     def _Call(self, node):
+        if (isinstance(node.func, ast.Name) and node.func.id == "flag" and len(node.args) == 1
+                and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
+            return self._flag(node.args[0].value)
         if not (isinstance(node.func, ast.Name) and node.func.id == "label" and len(node.args) == 1
                 and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
             raise UsageError(f"filter: only label('Finding') may be called, not '{ast.unparse(node)}'")

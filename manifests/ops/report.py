@@ -273,6 +273,12 @@ def build_html(path: str | os.PathLike, *, per_class: int = 6, seed: int = 0) ->
     add("<h3>Quality flags</h3>" + _counts(_top_values(p, "quality_flags"), "quality flag"))
     add("<h3>Identifier (PHI) detections</h3>" + _counts(_phi_summary(p), "where / kind / redacted"))
 
+    from manifests.ops.report_pairs import pairs_section
+
+    pairs_html = pairs_section(p, _thumb)
+    if pairs_html:
+        add(pairs_html)
+
     add('<h2 id="uses">Uses</h2>')
     split_meta = meta.get("split")
     if split_meta:

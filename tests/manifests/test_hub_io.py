@@ -56,9 +56,11 @@ def test_unknown_columns_are_refused():
 
 
 def test_exports_flatten_nested_columns_losslessly(tmp_path):
+    from manifests.ops.export import export
+
     table = schema.from_records(_records(2))
-    csv_path = io.export(table, tmp_path / "m.csv")
-    jl_path = io.export(table, tmp_path / "m.jsonl")
+    csv_path, jl_path = tmp_path / "m.csv", tmp_path / "m.jsonl"
+    assert export(table, csv_path)["format"] == "csv" and export(table, jl_path)["format"] == "jsonl"
     import csv
 
     rows = list(csv.DictReader(open(csv_path)))
@@ -66,7 +68,7 @@ def test_exports_flatten_nested_columns_losslessly(tmp_path):
     lines = [json.loads(line) for line in open(jl_path)]
     assert lines[1]["labels"][1]["state"] == "uncertain"
     with pytest.raises(UsageError, match="export format"):
-        io.export(table, tmp_path / "m.xlsx")
+        export(table, tmp_path / "m.xlsx")
 
 
 def test_merge_dedups_by_key_and_reports_conflicts():

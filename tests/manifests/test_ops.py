@@ -76,7 +76,7 @@ def test_merge_dedups_and_reports_conflicts(tmp_path):
 
 
 def test_exports_round_trip_nested_columns(tmp_path, table):
-    from manifests.io import export
+    from manifests.ops.export import export
 
     export(table, tmp_path / "m.jsonl")
     export(table, tmp_path / "m.csv")

@@ -11,8 +11,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from manifests.errors import UsageError
-from manifests.io import (MANIFEST_NAME, export, iter_batches, manifest_parts, num_rows, read_manifest, read_meta,
-                          resolve_manifest, write_manifest)
+from manifests.io import (MANIFEST_NAME, iter_batches, manifest_parts, num_rows, read_manifest, read_meta, resolve_manifest,
+                          write_manifest)
 from manifests.schema import from_records
 
 
@@ -93,8 +93,10 @@ def test_every_manifest_operation_accepts_parts(both, tmp_path):
     assert d2.is_dir() and len(manifest_parts(d2)) == 4  # the layout follows the input
     assert read_manifest(d1, ["key", "split"]).to_pylist() == read_manifest(d2, ["key", "split"]).to_pylist()
     assert s1["split_labels"] == s2["split_labels"]
-    out = export(read_manifest(parts), tmp_path / "x.jsonl")
-    assert len(out.read_text().splitlines()) == 50
+    from medharvest.cli import main
+
+    assert main(["manifest", "export", str(parts), "--format", "jsonl", "--out", str(tmp_path / "x.jsonl"), "-q"]) == 0
+    assert len((tmp_path / "x.jsonl").read_text().splitlines()) == 50
     assert filter_table(read_manifest(parts), "label('Effusion') == 'positive'").num_rows == 13
     merge_files([parts, one], tmp_path / "merged" / MANIFEST_NAME)
     assert read_manifest(tmp_path / "merged").num_rows == 50
