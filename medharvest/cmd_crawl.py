@@ -72,6 +72,8 @@ def run(args) -> int:
     from medharvest.cli import executor_from
 
     executor = executor_from(args)  # unknown executor -> "did you mean" (exit 2) before any work
+    if args.shard_size is not None and not executor.distributed:
+        raise UsageError("--shard-size needs --executor ray (a local crawl has no shards)")
 
     from crawlers.engine.credentials import present
     from crawlers.engine.run import CrawlConfig, crawl

@@ -22,3 +22,8 @@ def test_help_lists_the_executors(capsys):
         main(["curate", "run", "--help"])
     out = capsys.readouterr().out
     assert "--executor" in out and "local, ray" in out and "--part-rows" in out
+
+
+def test_shard_size_needs_a_distributed_executor(tmp_path, capsys):
+    assert main(["crawl", "openi", "--out", str(tmp_path / "out"), "--shard-size", "10"]) == 2
+    assert "--shard-size needs --executor ray" in capsys.readouterr().err
