@@ -24,6 +24,7 @@ Public API: :func:`make_executor` (name, address -> started executor, a context 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, ClassVar
 
@@ -91,6 +92,9 @@ class LocalExecutor(Executor):
     distributed = False
 
 
+_OWN_TOKEN: list[bool] = []   # ray_init put a run token in os.environ (removed again by RayExecutor.close)
+
+
 def ray_init(address: str | None = None, *, num_cpus: int | None = None):
     """Start (``address=None``) or join a Ray cluster; returns the ``ray`` module.
 
@@ -100,6 +104,15 @@ def ray_init(address: str | None = None, *, num_cpus: int | None = None):
     """
     os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    if address is None and "ray" not in sys.modules and not {"RAY_AUTH_MODE", "RAY_AUTH_TOKEN"} & set(os.environ):
+        # a Ray of our own: token authentication with a fresh token for this run, held in the
+        # environment of this process and its children (Ray would otherwise write one to ~/.ray);
+        # set before Ray is imported, which reads its config once
+        import secrets
+
+        os.environ["RAY_AUTH_MODE"] = "token"
+        os.environ["RAY_AUTH_TOKEN"] = secrets.token_hex(32)
+        _OWN_TOKEN.append(True)
     import ray  # lazy: the hub never loads Ray at import
 
     if ray.is_initialized():
@@ -135,16 +148,18 @@ class RayExecutor(Executor):
         self.ray = None
 
     def start(self) -> "RayExecutor":
-        os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
-        import ray
-
-        self._owns = not ray.is_initialized() and self.address is None
+        running = "ray" in sys.modules and sys.modules["ray"].is_initialized()
+        self._owns = not running and self.address is None
         self.ray = ray_init(self.address, num_cpus=self.num_cpus)
         return self
 
     def close(self) -> None:
         if self._owns and self.ray is not None:
             self.ray.shutdown()
+            if _OWN_TOKEN:
+                os.environ.pop("RAY_AUTH_TOKEN", None)
+                os.environ.pop("RAY_AUTH_MODE", None)
+                _OWN_TOKEN.clear()
         self._owns = False
 
     def cpus(self) -> int:

@@ -54,23 +54,24 @@ def test_crawl_and_curate_on_two_nodes_equal_local(cluster, tmp_path):
 
     env = cluster.env
     ray_flags = ["--executor", "ray", "--ray-address", cluster.address]
+    shards = ["--shard-size", "5"]
     n = 30
     with openi_site(n, delay=0.05) as (srv, site):
-        crawl = ["crawl", "openi", "--base-url", srv.url(), "--option", "page_size=20", "--shard-size", "5", "--workers", "2", "-q"]
+        crawl = ["crawl", "openi", "--base-url", srv.url(), "--option", "page_size=20", "--workers", "2", "-q"]
         cli(*crawl, "--out", str(tmp_path / "local"), env=env)
         # the driver, killed once at least one shard is done and before all are
-        shards = tmp_path / "ray" / "raw" / "openi" / "shards"
-        proc = cli(*crawl, "--out", str(tmp_path / "ray"), *ray_flags, env=env, wait=False)
+        shard_dir = tmp_path / "ray" / "raw" / "openi" / "shards"
+        proc = cli(*crawl, "--out", str(tmp_path / "ray"), *ray_flags, *shards, env=env, wait=False)
         end = time.monotonic() + 120
-        while time.monotonic() < end and proc.poll() is None and len(list(shards.glob("*/stats.json"))) < 1:
+        while time.monotonic() < end and proc.poll() is None and len(list(shard_dir.glob("*/stats.json"))) < 1:
             time.sleep(0.05)
         assert proc.poll() is None, f"the crawl ended before it could be killed: {proc.communicate()}"
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        done_before = len(list(shards.glob("*/stats.json")))
+        done_before = len(list(shard_dir.glob("*/stats.json")))
         assert 1 <= done_before < n // 5
         searches = srv.hits["/api/search"]
-        cli(*crawl, "--out", str(tmp_path / "ray"), *ray_flags, env=env)  # resumes
+        cli(*crawl, "--out", str(tmp_path / "ray"), *ray_flags, *shards, env=env)  # resumes
         assert srv.hits["/api/search"] == searches  # the finished plan was reused: no second discovery
     stats = json.loads((tmp_path / "ray" / "raw" / "openi" / "stats.json").read_text())
     assert stats["status"] == {"ok": n} and stats["run"]["shards"] == n // 5
