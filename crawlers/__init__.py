@@ -12,8 +12,9 @@ Public API
 - :mod:`crawlers.engine` — ``crawl(source, out_dir, ...)``, the streaming ``Downloader``, the
   ``SourceSpider`` base class and the Scrapy runner/pipeline every source uses (see its docstring).
 - One module per source, each a Scrapy spider whose module docstring is the datasheet (today
-  physionet, gdc, openneuro, openi, medpix, wikimedia, pmc; ``crawl --list`` is the truth). Other
-  modules here (``browser``, ``jats``, ``licences``, ``webitems``, ``webtext``) are helpers.
+  physionet, gdc, openneuro, openi, medpix, wikimedia, pmc, web; ``crawl --list`` is the truth). Other
+  modules here (``browser``, ``jats``, ``licences``, ``webitems``, ``webtext``, ``medpix_case``: the fields a MedPix case holds, shared with the ``medpix2``
+  importer; ``webfigures``: the web source's page parsing) are helpers.
 - :mod:`crawlers.importers` — importers for local datasets; :mod:`crawlers.sample` — the synthetic
   sample dataset generator.
 

@@ -21,7 +21,11 @@ apply to the API. Rate: 5 requests/s, 4 connections per host.
 Query: ``--query TCGA-BRCA`` (project id, comma-separated for several) or ``--query '{"op": …}'``
 (a GDC filters object replacing the default slide filter). ``--manifest FILE`` downloads the files
 of a GDC portal manifest (tab-separated ``id filename md5 size state``, as the Data Transfer Tool
-takes it), with the same case metadata and report pairing. ``--option page_size=N`` (default 100).
+takes it, or a release-notes manifest ``id file_name file_size md5sum``), with the same case metadata
+and report pairing. Metadata is enrichment only: when ``/files`` fails (an outage: 503 after the
+retries), each manifest file is still fetched from ``/data/{id}`` (all gdc-client needs) and checked
+against the manifest's md5 and size, with the outage recorded in ``meta["warnings"]``.
+``--option page_size=N`` (default 100).
 """
 
 from __future__ import annotations
@@ -134,14 +138,23 @@ class ManifestRow:
     state: str
 
 
+#: Column names of the other manifests the GDC publishes (release notes: ``id file_name file_size md5sum …``).
+MANIFEST_ALIASES = {"file_name": "filename", "md5sum": "md5", "file_size": "size", "file_id": "id"}
+
+
 def parse_manifest(text: str) -> list[ManifestRow]:
-    """A GDC portal / ``/manifest`` download manifest (tab-separated ``id filename md5 size state``)."""
+    """A GDC portal / ``/manifest`` download manifest (tab-separated ``id filename md5 size state``), or a
+    release-notes manifest (``id file_name file_size md5sum case.submitter_id``)."""
     reader = csv.DictReader(io.StringIO(text), delimiter="\t")
     need = {"id", "filename", "md5", "size"}
+    if reader.fieldnames:
+        reader.fieldnames = [MANIFEST_ALIASES.get(f.strip(), f.strip()) for f in reader.fieldnames]
     if not reader.fieldnames or not need <= set(reader.fieldnames):
         raise UsageError(f"gdc manifest: expected tab-separated columns {sorted(need)} (+ state), got {reader.fieldnames}")
     rows = []
     for n, r in enumerate(reader, 2):
+        if not any((v or "").strip() for v in r.values() if isinstance(v, str)):
+            continue   # a blank line (the portal's manifests end with one)
         try:
             rows.append(ManifestRow(r["id"].strip(), r["filename"].strip(), r["md5"].strip().lower(), int(r["size"]),
                                     (r.get("state") or "").strip()))
@@ -163,6 +176,10 @@ def error_hint(status: int, head: bytes) -> str | None:
             return "403: controlled-access file; set GDC_TOKEN (or GDC_TOKEN_FILE) to a token of an account with dbGaP access"
         return f"{status}: {message or 'access denied'}"
     return message or None
+
+
+class MetadataUnavailable(RuntimeError):
+    """``POST /files`` failed (HTTP error after retries, or not the JSON search answer)."""
 
 
 # -- spider ---------------------------------------------------------------------------------------
@@ -205,10 +222,17 @@ class Spider(SourceSpider):
     async def post_files(self, payload: dict) -> tuple[list[dict], dict]:
         from scrapy.http import JsonRequest
 
-        resp = await self.crawler.engine.download_async(JsonRequest(f"{self.base_url}/files", data=payload, dont_filter=True))
+        request = JsonRequest(f"{self.base_url}/files", data=payload, dont_filter=True)
+        try:
+            resp = await self.crawler.engine.download_async(request)
+        except Exception as err:   # connection refused/reset after the retries
+            raise MetadataUnavailable(f"POST /files: {type(err).__name__}: {err}") from err
         if resp.status != 200:
-            raise self.fatal(f"POST {self.base_url}/files: HTTP {resp.status}: {error_hint(resp.status, resp.body[:2048]) or ''}")
-        return parse_page(resp.body)
+            raise MetadataUnavailable(f"POST /files: HTTP {resp.status}: {error_hint(resp.status, resp.body[:2048]) or ''}".rstrip(": "))
+        try:
+            return parse_page(resp.body)
+        except (ValueError, KeyError, TypeError, AttributeError) as err:
+            raise MetadataUnavailable(f"POST /files: not the JSON search answer ({err}); starts {resp.body[:60]!r}") from err
 
     async def start(self):
         import scrapy
@@ -227,7 +251,17 @@ class Spider(SourceSpider):
             pages = iter([(build_filters(self.query, self.options), 0)])
         for filters, start in pages:
             while start is not None and not self.exhausted:
-                hits, pagination = await self.post_files(files_payload(filters, SLIDE_FIELDS, start=start, size=self.page_size))
+                warnings: list[str] = []
+                try:
+                    hits, pagination = await self.post_files(files_payload(filters, SLIDE_FIELDS, start=start,
+                                                                            size=self.page_size))
+                except MetadataUnavailable as err:
+                    if manifest is None:     # a search needs /files; a manifest already names the files
+                        raise self.fatal(str(err)) from err
+                    self.logger.warning("%s; downloading the manifest's files without case metadata", err)
+                    hits, pagination = [], {}
+                    warnings.append(f"GDC file metadata unavailable ({err}): no case fields or report; "
+                                    f"file fetched from /data/{{id}} and checked against the manifest")
                 if manifest is not None:
                     seen = {h.get("file_id") or h.get("id") for h in hits}
                     hits += [{"file_id": i, "file_name": manifest[i].filename} for i in filters["content"]["value"] if i not in seen]
@@ -235,9 +269,14 @@ class Spider(SourceSpider):
                 else:
                     start = next_from(pagination)
                 hits = [h for h in hits if (h.get("file_id") or h.get("id")) not in self.done_ids]
-                reports = await self.find_reports(hits)
+                try:
+                    reports = await self.find_reports(hits)
+                except MetadataUnavailable as err:
+                    self.logger.warning("pathology report search failed: %s", err)
+                    reports = {}
+                    warnings.append(f"pathology report search failed ({err}): no report paired")
                 for hit in hits:
-                    item = self.build_item(hit, reports, manifest)
+                    item = self.build_item(hit, reports, manifest, warnings)
                     if item is None:
                         return
                     yield item
@@ -258,7 +297,7 @@ class Spider(SourceSpider):
             start = next_from(pagination)
         return out
 
-    def build_item(self, hit: dict, reports: dict, manifest: dict | None) -> dict | None:
+    def build_item(self, hit: dict, reports: dict, manifest: dict | None, warnings: list[str] | None = None) -> dict | None:
         fid = hit.get("file_id") or hit.get("id")
         case = (hit.get("cases") or [{}])[0]
         info = case_info(case) if case else {}
@@ -287,4 +326,5 @@ class Spider(SourceSpider):
             body_part=info.get("primary_site"), source_url=f"https://portal.gdc.cancer.gov/files/{fid}",
             meta={"project_id": project, "clinical": {k: v for k, v in info.items() if v is not None},
                   "data_type": hit.get("data_type"), "experimental_strategy": hit.get("experimental_strategy"),
-                  "report_file_id": (rep or {}).get("file_id"), "file_name": name})
+                  "report_file_id": (rep or {}).get("file_id"), "file_name": name,
+                  **({"warnings": list(warnings)} if warnings else {})})

@@ -8,6 +8,7 @@ or ``license-type``), an attribution line (authors, title, journal, year, DOI) a
 
 from __future__ import annotations
 
+import re
 from xml.etree.ElementTree import Element
 
 from defusedxml import ElementTree as SafeET
@@ -43,8 +44,17 @@ def caption(fig: Element) -> str:
 
 
 def article_licence(article: Element) -> tuple[str | None, str | None]:
-    """(normalised licence, licence URL) from ``<permissions>``; ``(None, None)`` when absent."""
-    perm = article.find("front/article-meta/permissions")
+    """(normalised licence, licence URL) from ``<permissions>``; ``(None, None)`` when absent.
+
+    Structured statements first (``<ali:license_ref>``, ``xlink:href``, an ``<ext-link>``, a
+    ``license-type`` naming a licence), then the prose of ``<license-p>`` and of the
+    ``<copyright-statement>`` (PLoS: "distributed under the terms of the Creative Commons
+    Attribution License", no link; NLM 2.x puts the statement straight in ``<article-meta>``).
+    """
+    meta = article.find("front/article-meta")
+    perm = meta.find("permissions") if meta is not None else None
+    if perm is None:
+        perm = meta
     if perm is None:
         return None, None
     for lic in perm.iterfind("license"):
@@ -55,6 +65,10 @@ def article_licence(article: Element) -> tuple[str | None, str | None]:
             if name:
                 return name, url
         name = licences.normalise(lic.get("license-type"))
+        if name:
+            return name, licences.url_for(name)
+    for el in [*perm.iterfind("license"), *perm.iterfind("copyright-statement")]:
+        name = licences.from_text(text_of(el))
         if name:
             return name, licences.url_for(name)
     return None, None
@@ -80,7 +94,8 @@ def attribution(article: Element, ids: dict[str, str]) -> str:
     for c in meta.iterfind("contrib-group/contrib[@contrib-type='author']") if meta is not None else []:
         sur, given = c.findtext("name/surname"), c.findtext("name/given-names")
         if sur:
-            names.append(f"{sur} {''.join(w[0] for w in (given or '').split())}".strip())
+            initials = "".join(w[0] for w in re.split(r"[\s-]+", given or "") if w)   # "Ing-Nang" -> "IN"
+            names.append(f"{sur} {initials}".strip())
         elif c.findtext("collab"):
             names.append(text_of(c.find("collab")))
     authors = ", ".join(names[:3]) + (" et al." if len(names) > 3 else "")

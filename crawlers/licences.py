@@ -67,6 +67,43 @@ def normalise(name: str | None) -> str | None:
     return None
 
 
+_TEXT_ELEMENTS = (("nc", r"non[- ]?commercial"), ("nd", r"no[- ]?deriv"), ("sa", r"share[- ]?alike"))
+
+
+def from_text(text: str | None) -> str | None:
+    """A licence stated only in prose -> its normalised name; ``None`` when no CC licence is named.
+
+    PLoS and older BMC articles say "distributed under the terms of the Creative Commons Attribution
+    License" with no link. Recognised: a creativecommons.org URL in the text, an abbreviation
+    ("CC BY-NC 4.0", "CC0") or the long name ("Creative Commons Attribution-NonCommercial-NoDerivatives
+    4.0 International", "... Attribution Non-Commercial Licence 4.0"). Anything else (a publisher's
+    own terms, "free to read") is not guessed.
+    """
+    if not text:
+        return None
+    s = " ".join(text.lower().split())
+    for m in re.finditer(r"creativecommons\.org/[a-z0-9./-]+", s):
+        name = normalise("https://" + m.group(0))
+        if name:
+            return name
+    if re.search(r"\bcc[ -]?0\b|\bcc[ -]zero\b|creative commons zero|creative commons cc0", s):
+        return "CC0"
+    m = re.search(r"\bcc[ -](by(?:[ -](?:nc|nd|sa))*)\b(?:[ -](\d\.\d)\b)?", s)
+    if m:
+        return _cc_name(re.split(r"[ -]", m.group(1)), m.group(2))
+    m = re.search(r"creative commons(?: public licen[cs]e)? attribution\b", s)
+    if not m:
+        return None
+    tail = s[m.end():]
+    cut = re.search(r"licen[cs]e|[,;()]|\bwhich\b|\bthat\b|\.(?!\d)", tail)
+    name_part = tail[: cut.start()] if cut else tail[:80]
+    parts = ["by"] + [el for el, pat in _TEXT_ELEMENTS if re.search(pat, name_part)]
+    version = re.search(r"\b(\d\.\d)\b", name_part)
+    if version is None and cut is not None and cut.group(0).startswith("licen"):
+        version = re.match(r"licen[cs]es?,? (?:version )?(\d\.\d)\b", tail[cut.start():])
+    return _cc_name(parts, version.group(1) if version else None)
+
+
 def family(name: str | None) -> str | None:
     """``"CC-BY-SA-4.0"`` -> ``"CC-BY-SA"``; accepts raw names too (normalised first)."""
     norm = normalise(name)

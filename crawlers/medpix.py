@@ -26,8 +26,12 @@ Citation
     MedPix®, U.S. National Library of Medicine, https://medpix.nlm.nih.gov — and the case author.
 
 Items: one per case image (``source_id`` = the MedPix image id, e.g. ``synpic46283``); ``text`` =
-the case's history, findings and diagnosis (``text_kind="report"``); the image caption, modality,
-plane and differential go to ``meta``; ``study_id`` = the case id.
+the case's History, Exam, Findings and Diagnosis and the image's Caption (``text_kind="report"``);
+the image's caption, modality, plane, ACR codes, figure part and location, and the case's title,
+differential, diagnosis basis, treatment, discussion and topic (disease discussion, ACR code,
+category) go to ``meta`` — the fields the MedPix 2.0 release shows a case holds, named as its
+importer names them (:mod:`crawlers.medpix_case`); ``study_id`` = the case id. Offline, the same
+content comes from the MedPix 2.0 JSON release: ``medharvest import medpix2``.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ from crawlers import licences
 from crawlers.browser import missing_browser
 from crawlers.engine.integrity import safe_name
 from crawlers.engine.spider import SourceSpider
+from crawlers.medpix_case import acr, case_text, clean, modality_code
 from crawlers.webitems import to_item
 from crawlers.webtext import html_text
 from manifests.errors import UsageError
@@ -54,7 +59,6 @@ CASE_SELECTOR = "article#case"        # present once a case page has rendered
 CASE_WAIT = "article#case, #app .error"   # rendered case, or the app's error message
 SEARCH_SELECTOR = "ul#results"        # present once a search page has rendered
 SEARCH_WAIT = "ul#results, #app .error"
-_SECTIONS = (("history", "History"), ("findings", "Findings"), ("diagnosis", "Diagnosis"))
 
 
 def search_url(base_url: str, query: str) -> str:
@@ -77,8 +81,17 @@ def case_id(url: str) -> str | None:
     return (parse_qs(urlsplit(url).query).get("id") or [None])[0]
 
 
-_HEADINGS = {"history": ("history",), "findings": ("findings",), "ddx": ("differential diagnosis", "ddx"),
-             "diagnosis": ("case diagnosis", "diagnosis", "final diagnosis")}
+_HEADINGS = {"history": ("history",), "exam": ("exam", "physical exam"), "findings": ("findings",),
+             "ddx": ("differential diagnosis", "ddx"), "diagnosis": ("case diagnosis", "diagnosis", "final diagnosis"),
+             "diagnosis-by": ("diagnosis by",), "treatment": ("treatment & follow up", "treatment and follow up"),
+             "discussion": ("discussion",)}
+#: section id on the page -> our key (the MedPix 2.0 release names the same fields, see crawlers.medpix_case)
+_CASE_SECTIONS = (("history", "history"), ("exam", "exam"), ("findings", "findings"), ("ddx", "differential"),
+                  ("diagnosis", "diagnosis"), ("diagnosis-by", "diagnosis_by"), ("treatment", "treatment"),
+                  ("discussion", "discussion"))
+_FIGURE_FIELDS = (("figcaption", "caption"), (".modality", "modality_name"), (".plane", "plane"),
+                  (".acr-codes", "acr_codes"), (".figure-part", "figure_part"), (".location", "location"),
+                  (".location-category", "location_category"))
 
 
 def _section(soup: BeautifulSoup, sid: str) -> str:
@@ -119,9 +132,12 @@ def parse_case(body: bytes | str, url: str, *, retrieved_at: str | None = None) 
         return [RawItem(source=SOURCE, source_id=f"case-{cid}", source_url=url, retrieved_at=when,
                         study_id=cid, status="error", error=why)]
     title = html_text(str(art.select_one(".case-title") or ""))
-    parts = {key: _section(art, sid) for sid, key in (("history", "history"), ("findings", "findings"),
-                                                      ("diagnosis", "diagnosis"), ("ddx", "differential"))}
-    text = "\n".join(f"{label}: {parts[key]}" for key, label in _SECTIONS if parts.get(key))
+    parts = {key: clean(_section(art, sid)) for sid, key in _CASE_SECTIONS}
+    topic = art.select_one("section#topic")
+    if topic is not None:
+        for sel, key in ((".topic-title", "topic_title"), (".disease-discussion", "disease_discussion"),
+                         (".acr-code", "topic_acr_code"), (".category", "category")):
+            parts[key] = clean(html_text(str(topic.select_one(sel) or "")))
     lic_a = art.select_one('a[rel~="license"]')
     lic_name = html_text(str(lic_a)) if lic_a is not None else ""
     lic_url = urljoin(url, lic_a["href"]) if lic_a is not None and lic_a.get("href") else None
@@ -132,26 +148,30 @@ def parse_case(body: bytes | str, url: str, *, retrieved_at: str | None = None) 
     author = html_text(str(art.select_one(".author") or ""))
     attribution = "; ".join(x for x in (author, "MedPix®, U.S. National Library of Medicine") if x)
     items = []
+    case_meta = {k: v for k, v in parts.items() if k not in ("history", "exam", "findings") and v}
     for n, fig in enumerate(art.select("figure.case-image"), 1):
         img = fig.select_one("img[src]")
         iid = fig.get("data-image-id") or f"{cid}-{n}"
+        image = {key: clean(html_text(str(fig.select_one(sel) or ""))) for sel, key in _FIGURE_FIELDS}
+        text = case_text({**parts, "caption": image["caption"]})
         items.append(RawItem(
             source=SOURCE, source_id=iid, text=text or None, text_kind="report" if text else None,
             license=lic, license_url=lic_url, attribution=attribution, source_url=url,
-            retrieved_at=when, study_id=cid,
+            retrieved_at=when, study_id=cid, modality=modality_code(image["modality_name"]),
+            body_part=image["location"] or None, view=image["plane"].upper() or None,
             meta={k: v for k, v in {
                 "file_url": urljoin(url, img["src"]) if img is not None else None,
-                "case_title": title,
-                "caption": html_text(str(fig.select_one("figcaption") or "")),
-                "modality": html_text(str(fig.select_one(".modality") or "")),
-                "plane": html_text(str(fig.select_one(".plane") or "")),
-                "differential": parts.get("differential"),
+                "title": title,
+                **case_meta,
+                **image,
+                "acr": acr(image["acr_codes"]), "topic_acr": acr(parts.get("topic_acr_code")),
                 "license_name": lic_name,
             }.items() if v},
             status="ok" if img is not None else "error",
             error=None if img is not None else "figure has no <img src>",
         ))
     if not items:
+        text = case_text(parts)
         items.append(RawItem(source=SOURCE, source_id=f"case-{cid}", text=text or None, source_url=url,
                              retrieved_at=when, study_id=cid, status="skipped", error="case has no images"))
     return items

@@ -15,7 +15,9 @@ eLife 10:e71774 (2021).
 
 Protocol: ``POST /crn/graphql`` — ``dataset(id) { latestSnapshot { tag } }`` and
 ``snapshot(datasetId, tag) { description { … } files(tree) { id key filename size directory annexed urls } }``,
-walking directories by their ``id`` as ``tree``. Files are fetched from ``urls[0]``; size is
+walking directories by their ``key`` (the git tree hash; ``id`` on servers that give no key) as
+``tree``. Files are fetched from the first usable ``urls`` entry (an escaped ``?versionId%3D`` is
+repaired), or, when the answer has none, from ``/crn/datasets/<ds>/snapshots/<tag>/files/<a:b:c>``; size is
 checked, and for git-annex files the checksum in the annex ``key`` (``SHA256E-s<size>--<hex>.nii.gz``
 or ``MD5E-…``) too. The snapshot tag is recorded in ``source.json``; resuming against a different
 tag is refused unless ``--option force=true``. robots.txt does not apply to the API. Rate: 5
@@ -30,6 +32,7 @@ import io
 import json
 import re
 from pathlib import Path
+from urllib.parse import quote, unquote, urlsplit
 
 from manifests.errors import UsageError
 
@@ -85,6 +88,36 @@ def annex_checksum(key: str | None) -> tuple[str | None, int | None]:
         return None, None
     algo = m.group(1).rstrip("E").lower()
     return f"{algo}:{m.group(3).lower()}", int(m.group(2))
+
+
+def fix_url(url: str) -> str:
+    """A file URL as the API gives it, repaired: ``?versionId%3DX`` (the query's ``=`` escaped, OpenNeuro
+    issue #2521) -> ``?versionId=X``."""
+    base, sep, query = url.partition("?")
+    if sep and "=" not in query and "%3d" in query.lower():
+        query = unquote(query)
+    return base + sep + query
+
+
+def usable(url: str | None) -> bool:
+    """False for the ``…/objects/?filename=X`` URLs with an empty object id some answers carry."""
+    return bool(url) and not urlsplit(url).path.endswith("/objects/")
+
+
+def file_url(base_url: str, dataset: str, tag: str, path: str, urls) -> str:
+    """Where to fetch a snapshot file: the first usable URL the API gave, else the snapshot's file
+    endpoint ``/crn/datasets/<ds>/snapshots/<tag>/files/<path with : separators>`` (answers without
+    ``urls``, or with ``urls: []``, are real: OpenNeuro issue #1064)."""
+    for u in urls or []:
+        if isinstance(u, str) and usable(fix_url(u)):
+            return fix_url(u)
+    return f"{base_url.rstrip('/')}/crn/datasets/{dataset}/snapshots/{tag}/files/{quote(path.replace('/', ':'), safe=':')}"
+
+
+def tree_of(entry: dict) -> str:
+    """The ``tree`` argument that lists a directory: its ``key`` (the git tree hash; OpenNeuro 4.x gives
+    directories an ``id`` of their own), else its ``id`` (older servers: the id was the tree hash)."""
+    return entry.get("key") or entry["id"]
 
 
 def selected(path: str, include: list[str], exclude: list[str]) -> bool:
@@ -232,18 +265,21 @@ class Spider(SourceSpider):
         write_json_atomic(path, {"dataset": dataset, "tag": tag})
 
     async def walk(self, dataset: str, tag: str) -> tuple[dict, list[dict]]:
-        """Every file of the snapshot, directories expanded (``tree`` = the directory's id)."""
-        desc, out, todo = {}, [], [(None, "")]
+        """Every file of the snapshot, directories expanded (``tree`` = :func:`tree_of` the directory)."""
+        desc, out, todo, seen = {}, [], [(None, "")], set()
         while todo:
             tree, prefix = todo.pop()
+            if tree in seen:
+                continue
+            seen.add(tree)
             d, files = parse_snapshot(await self.gql(SNAPSHOT_QUERY, {"datasetId": dataset, "tag": tag, "tree": tree}))
             desc = desc or d
             for f in files:
                 path = f"{prefix}{f['filename']}"
                 if f.get("directory"):
-                    todo.append((f["id"], path + "/"))
-                elif f.get("urls"):
-                    out.append({**f, "path": path})
+                    todo.append((tree_of(f), path + "/"))
+                else:
+                    out.append({**f, "path": path, "urls": [file_url(self.base_url, dataset, tag, path, f.get("urls"))]})
         return desc, out
 
     @staticmethod

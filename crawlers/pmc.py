@@ -89,9 +89,14 @@ def oa_url(base_url: str, pmcid: str) -> str:
     return f"{base_url.rstrip('/')}{OA_PATH}?{urlencode({'id': pmcid})}"
 
 
+IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".gif", ".tif", ".tiff")
+
+
 def figure_url(base_url: str, pmcid: str, href: str) -> str:
+    """PMC serves a figure's web image as ``<href>.jpg``; hrefs like PLoS's ``pone.0000217.g001`` have
+    a dot but no image extension (``.g001`` is part of the name)."""
     name = posixpath.basename(href)
-    if not posixpath.splitext(name)[1]:
+    if posixpath.splitext(name)[1].lower() not in IMAGE_EXTS:
         name += ".jpg"
     return f"{base_url.rstrip('/')}/pmc/articles/{pmcid}/bin/{name}"
 
@@ -223,6 +228,11 @@ def apply_oa(items: list[RawItem], oa: OaRecord, families: frozenset[str] | None
         it.meta["oa_license"] = oa.license_raw
         if not oa.open_access:
             it.status, it.error = "skipped", f"not in the PMC OA subset ({oa.error})"
+        elif (oa.license_raw or "").strip().lower() == "none":
+            # in the OA web service but with no reuse licence (e.g. the COVID-19 "other" collection):
+            # NCBI's classification wins over any wording in the article
+            it.status, it.error = "skipped", ('the PMC OA service lists no reuse licence (license="none"); '
+                                              "not in the Creative Commons part of the OA subset")
         elif oa.retracted:
             it.status, it.error = "skipped", "article is retracted"
         elif not (licences.family(it.license) or "").startswith(("CC-", "CC0")):
@@ -356,6 +366,9 @@ class Spider(SourceSpider):
             articles = parse_efetch(response.body, figure_base=self.figure_base)
         except PmcFormatError as err:
             yield await self._again(response, err)
+            return
+        if not articles:   # past the end of the history set (or it expired): stop paging
+            self.logger.warning("efetch returned no articles at retstart=%d of %d; paging stops", retstart, self.count)
             return
         for pmcid, items in articles:
             todo = [it for it in items if it.source_id not in self.done_ids]

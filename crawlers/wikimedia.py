@@ -1,5 +1,6 @@
 """Wikimedia Commons (MediaWiki Action API): public, no login; per-file CC BY / BY-SA / CC0 / public
-domain (option licences=…), maxlag=5, descriptive User-Agent, sha1-verified files.
+domain (option licences=…), maxlag=5, a User-Agent with your contact (--contact or MEDHARVEST_CONTACT:
+required), sha1-verified files.
 
 Datasheet
 ---------
@@ -12,14 +13,18 @@ Access
     ``list=search&srnamespace=6&srsearch=…`` (any other query). Metadata:
     ``prop=imageinfo&iiprop=url|size|mime|sha1|extmetadata`` for up to 50 titles per request.
     Paging follows the ``continue`` protocol: every key of the ``continue`` object is sent back
-    unchanged with the next request. Files come from ``upload.wikimedia.org``.
+    unchanged with the next request (listings, and imageinfo batches the API cut short). A wiki
+    other than Commons (``--base-url https://en.wikipedia.org``) answers for Commons files with
+    ``missing`` + ``known`` + ``imagerepository: "shared"`` and a full imageinfo: such files are kept.
+    Files come from ``upload.wikimedia.org``.
 Licence
     Per file, from ``extmetadata``: ``LicenseShortName`` ("CC BY-SA 4.0", "Public domain", "CC0"…),
     ``LicenseUrl``, ``AttributionRequired``, ``Artist``/``Credit`` (HTML). Only files whose licence
     family is in ``--licences`` (default ``CC-BY,CC-BY-SA,CC0,PD``) are downloaded; the others are
     written with ``status="skipped"``. The attribution line is built from Artist + Credit.
 Etiquette and rate limits
-    A descriptive User-Agent with a contact (Wikimedia's User-Agent policy), ``maxlag=5`` on every
+    A descriptive User-Agent with the operator's contact (Wikimedia's User-Agent policy; ``crawl
+    wikimedia`` refuses to start without ``--contact`` or ``MEDHARVEST_CONTACT``), ``maxlag=5`` on every
     API request: a ``maxlag`` error (HTTP 200 or 503, ``Retry-After`` header) means "wait and
     retry", never "failed". Requests are sequential per host (no parallel API calls).
 Integrity
@@ -36,6 +41,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import mimetypes
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import scrapy
@@ -53,6 +59,7 @@ DEFAULT_BASE_URL = "https://commons.wikimedia.org"
 API_PATH = "/w/api.php"
 MAXLAG = 5
 TITLES_PER_REQUEST = 50
+MAX_TITLES_CHARS = 6000     # encoded titles per request: URLs stay below 8 KB (and Scrapy's URLLENGTH_LIMIT)
 IIPROP = "url|size|mime|sha1|extmetadata"
 #: Files worth downloading as images (Commons also holds SVG diagrams, PDFs, DjVu, audio and video).
 RASTER_MIMES = frozenset({"image/jpeg", "image/png", "image/gif", "image/tiff", "image/webp"})
@@ -88,6 +95,22 @@ def listing_params(query: str, *, batch: int = TITLES_PER_REQUEST) -> dict:
 def imageinfo_params(titles: list[str]) -> dict:
     return {"prop": "imageinfo", "titles": "|".join(titles), "iiprop": IIPROP,
             "iiextmetadatafilter": EXTMETADATA, "iiextmetadatalanguage": "en"}
+
+
+def title_batches(titles: list[str], *, per_request: int = TITLES_PER_REQUEST, max_chars: int = MAX_TITLES_CHARS):
+    """Groups of at most ``per_request`` titles whose URL-encoded ``titles=`` stays under ``max_chars``
+    (50 long Commons titles make a GET URL over the 8 KB front-end limit)."""
+    batch: list[str] = []
+    size = 0
+    for t in titles:
+        n = len(urlencode({"t": t})) + 1
+        if batch and (len(batch) >= per_request or size + n > max_chars):
+            yield batch
+            batch, size = [], 0
+        batch.append(t)
+        size += n
+    if batch:
+        yield batch
 
 
 def _load(body: bytes, retry_after: str | None = None) -> dict:
@@ -140,16 +163,44 @@ def parse_imageinfo(body: bytes, *, families: frozenset[str] = frozenset(licence
                     base_url: str | None = None, retrieved_at: str | None = None,
                     retry_after: str | None = None, max_bytes: int | None = None) -> list[RawItem]:
     """An imageinfo response -> one :class:`RawItem` per file (``meta``: file_url, sha1, size, mime)."""
+    items, _cont, _pending = parse_imageinfo_batch(body, families=families, base_url=base_url, retrieved_at=retrieved_at,
+                                                   retry_after=retry_after, max_bytes=max_bytes)
+    return items
+
+
+def _is_missing(page: dict) -> bool:
+    """A file that exists nowhere. A wiki's page for a Commons file is ``missing`` locally but ``known``
+    with ``imagerepository: "shared"`` (formatversion 2: ``true``; 1: ``""``) and its imageinfo is real."""
+    if page.get("imageinfo"):
+        return False
+    return page.get("missing") is not None and not page.get("imagerepository")
+
+
+def parse_imageinfo_batch(body: bytes, *, families: frozenset[str] = frozenset(licences.OPEN_FAMILIES),
+                          base_url: str | None = None, retrieved_at: str | None = None,
+                          retry_after: str | None = None,
+                          max_bytes: int | None = None) -> tuple[list[RawItem], dict | None, list[str]]:
+    """An imageinfo response -> (items, the ``continue`` object, titles whose imageinfo is still to come).
+
+    When the API cuts a batch short (large ``extmetadata``), it answers with ``continue`` and the
+    pages after the cut carry no ``imageinfo`` yet: they are *pending* (asked again with the
+    ``continue`` values), not errors. Without ``continue``, a page with no imageinfo is an error.
+    """
     data = _load(body, retry_after)
+    cont = data.get("continue")
     when = retrieved_at or now_iso()
-    out = []
+    out, pending = [], []
     for page in _pages(data.get("query") or {}):
         title = page.get("title") or ""
         sid = title.split(":", 1)[1] if ":" in title else title
         infos = page.get("imageinfo") or []
-        if page.get("missing") is not None or not infos:
+        if not infos:
+            if cont and not _is_missing(page):
+                pending.append(title)
+                continue
             out.append(RawItem(source=SOURCE, source_id=sid, retrieved_at=when, status="error",
-                               error="file page missing or has no imageinfo"))
+                               error="file does not exist (missing on the wiki and in its shared repository)"
+                               if _is_missing(page) else "the API returned no imageinfo for this file"))
             continue
         ii = infos[0]
         em = ii.get("extmetadata") or {}
@@ -163,7 +214,7 @@ def parse_imageinfo(body: bytes, *, families: frozenset[str] = frozenset(licence
         credit = html_text(_meta(em, "Credit"))
         attribution = "; ".join(x for x in (artist, credit) if x) or None
         status, error = "ok", None
-        mime = ii.get("mime") or ""
+        mime = ii.get("mime") or _guess_mime(ii.get("url"))
         if not allowed_licence(lic, families):
             status, error = "skipped", f"licence {short or 'unknown'!r} not in --licences ({','.join(sorted(families))})"
         elif mime not in RASTER_MIMES:
@@ -185,7 +236,7 @@ def parse_imageinfo(body: bytes, *, families: frozenset[str] = frozenset(licence
                 "original_url": ii.get("url"),
                 "sha1": ii.get("sha1"),
                 "size": ii.get("size"),
-                "mime": ii.get("mime"),
+                "mime": mime or None,
                 "width": ii.get("width"),
                 "height": ii.get("height"),
                 "pageid": page.get("pageid"),
@@ -196,7 +247,14 @@ def parse_imageinfo(body: bytes, *, families: frozenset[str] = frozenset(licence
             status=status,
             error=error,
         ))
-    return out
+    return out, cont, pending
+
+
+def _guess_mime(url: str | None) -> str:
+    """No ``mime`` in the answer (``iiprop`` without it): the type from the file name, ``.JPG`` included."""
+    if not url:
+        return ""
+    return mimetypes.guess_type(urlsplit(url).path.lower())[0] or ""
 
 
 def allowed_licence(lic: str | None, families: frozenset[str]) -> bool:
@@ -205,6 +263,7 @@ def allowed_licence(lic: str | None, families: frozenset[str]) -> bool:
 
 # -- the spider ------------------------------------------------------------------------------------
 MAX_LAG_RETRIES = 8
+MAX_INFO_CONTINUES = 50     # continuations of one imageinfo batch (50 titles) before giving up on the rest
 
 
 class Spider(SourceSpider):
@@ -218,6 +277,8 @@ class Spider(SourceSpider):
     download_per_host = 2       # upload.wikimedia.org: modest parallelism
     download_rate = 5.0
     metadata_delay = 0.5
+    contact_required = True     # Wikimedia's User-Agent policy: a way to reach the operator
+    custom_settings = {"URLLENGTH_LIMIT": 8192}   # Scrapy's 2083 would drop imageinfo batches silently
 
     @classmethod
     def check_options(cls, options: dict, query: str | None) -> None:
@@ -230,6 +291,7 @@ class Spider(SourceSpider):
         self.families = licences.parse_filter(self.options.get("licences"))
         self.listing = listing_params(self.query or "Category:Chest radiographs")
         self.continued: set[str] = set()
+        self.info_seen: set[str] = set()
         yield self._listing_request({})
 
     def _listing_request(self, cont: dict) -> scrapy.Request:
@@ -257,10 +319,8 @@ class Spider(SourceSpider):
         except ApiError as err:
             raise self.fatal(f"Commons listing failed: {err}") from err
         todo = [t for t in titles if t.split(":", 1)[-1] not in self.done_ids]
-        for i in range(0, len(todo), TITLES_PER_REQUEST):
-            batch = todo[i:i + TITLES_PER_REQUEST]
-            yield scrapy.Request(api_url(self.base_url, imageinfo_params(batch)), callback=self.parse_info,
-                                 dont_filter=True, priority=10)
+        for batch in title_batches(todo):
+            yield self._info_request(batch, {})
         key = json.dumps(nxt, sort_keys=True)
         if nxt and key in self.continued:
             self.logger.warning("the API repeated a continue token (%s); stopping the listing", key)
@@ -268,17 +328,37 @@ class Spider(SourceSpider):
             self.continued.add(key)
             yield self._listing_request(nxt)
 
-    async def parse_info(self, response):
+    def _info_request(self, titles: list[str], cont: dict) -> scrapy.Request:
+        return scrapy.Request(api_url(self.base_url, {**imageinfo_params(titles), **cont}), callback=self.parse_info,
+                              dont_filter=True, priority=10, cb_kwargs={"titles": titles, "cont": cont})
+
+    async def parse_info(self, response, titles: list[str] | None = None, cont: dict | None = None):
         try:
-            items = parse_imageinfo(response.body, families=self.families, base_url=self.base_url,
-                                    retry_after=self._header(response, "Retry-After"),
-                                    max_bytes=int(self.options["max_bytes"]) if self.options.get("max_bytes") else None)
+            items, nxt, pending = parse_imageinfo_batch(
+                response.body, families=self.families, base_url=self.base_url,
+                retry_after=self._header(response, "Retry-After"),
+                max_bytes=int(self.options["max_bytes"]) if self.options.get("max_bytes") else None)
         except Maxlag as err:
             yield await self._backoff(response, err)
             return
         except ApiError as err:
             raise self.fatal(f"Commons imageinfo failed: {err}") from err
+        pending = [t for t in pending if t.split(":", 1)[-1] not in self.info_seen]
+        depth = response.meta.get("info_depth", 0)
+        if pending and nxt and titles and nxt != cont and depth < MAX_INFO_CONTINUES:
+            # the batch was cut short: ask for the rest with the continue values
+            request = self._info_request(titles, nxt)
+            request.meta["info_depth"] = depth + 1
+            yield request
+        elif pending:
+            self.logger.warning("imageinfo for %d file(s) never came (continue %s)", len(pending), nxt)
+            for title in pending:
+                yield to_item(self, RawItem(source=SOURCE, source_id=title.split(":", 1)[-1], retrieved_at=now_iso(),
+                                            status="error", error="the API returned no imageinfo for this file"))
         for raw in items:
+            if raw.source_id in self.info_seen:      # a continued batch repeats the pages already done
+                continue
+            self.info_seen.add(raw.source_id)
             sha1 = raw.meta.get("sha1")
             item = to_item(self, raw, path=safe_name(raw.source_id.replace(" ", "_"), fallback="file"),
                            checksum=f"sha1:{sha1}" if sha1 else None, size=raw.meta.get("size"), expect="image")

@@ -96,7 +96,8 @@ def base_record(item: RawItem) -> dict:
 
     boxes = [
         {"label": b.get("label"), "x": b.get("x"), "y": b.get("y"), "w": b.get("w"), "h": b.get("h"),
-         "label_source": b.get("label_source") or "dataset", "annotator": b.get("annotator")}
+         "label_source": b.get("label_source") or "dataset", "annotator": b.get("annotator"),
+         "polygon": b.get("polygon")}
         for b in item.boxes or []
     ]
     return {
@@ -108,6 +109,29 @@ def base_record(item: RawItem) -> dict:
         "boxes": boxes, "split": item.split, "synthetic": False, "status": "ok", "error": None,
         "stage_version": STAGE_VERSION, "phi_flags": [], "quality_flags": [], "entities": [],
     }
+
+
+#: Decoded formats whose record image is a thumbnail of the raw file (boxes arrive in level-0 pixels).
+THUMBNAIL_FORMATS = frozenset({"slide", "dicom-wsi"})
+
+
+def scale_boxes(boxes: list[dict], image_meta: dict) -> list[dict]:
+    """Raw boxes are in the raw file's pixels; record boxes in the stored image's. A whole-slide
+    record image is a thumbnail: boxes and polygons are scaled by its ``thumbnail_scale`` (kept in
+    ``meta.image``, so level-0 coordinates are the record's divided by it)."""
+    scale = image_meta.get("thumbnail_scale")
+    if not boxes or image_meta.get("format") not in THUMBNAIL_FORMATS or not scale or scale == 1:
+        return boxes
+    out = []
+    for b in boxes:
+        b = dict(b)
+        for k in ("x", "y", "w", "h"):
+            if b.get(k) is not None:
+                b[k] = b[k] * scale
+        if b.get("polygon"):
+            b["polygon"] = [c * scale for c in b["polygon"]]
+        out.append(b)
+    return out
 
 
 def finish(rec: dict, item: RawItem, img: dict | None, txt: dict | None, text_error: str | None) -> dict:
@@ -126,6 +150,7 @@ def finish(rec: dict, item: RawItem, img: dict | None, txt: dict | None, text_er
         rec["quality_flags"] += img.get("quality_flags", [])
         if img.get("image_meta"):
             meta["image"] = img["image_meta"]
+            rec["boxes"] = scale_boxes(rec["boxes"], img["image_meta"])
     elif item.file is None:
         rec["quality_flags"].append("no_image")
     if text_error:

@@ -161,6 +161,9 @@ def read_manifest(path: str | os.PathLike, columns: Iterable[str] | None = None)
         file_cols = set(read_schema(p).names)
         present = [c for c in columns if c in file_cols]
         table = read_parts(p, columns=present)
+        for i, c in enumerate(table.column_names):       # an older file: e.g. boxes without polygon
+            if table.schema.field(c).type != SCHEMA.field(c).type:
+                table = table.set_column(i, SCHEMA.field(c), table.column(c).cast(SCHEMA.field(c).type))
         for c in columns:
             if c not in file_cols:
                 table = table.append_column(SCHEMA.field(c), pa.nulls(table.num_rows, SCHEMA.field(c).type))

@@ -54,7 +54,7 @@ class RawItem:
     view: str | None = None
     labels: dict[str, str] = dataclasses.field(default_factory=dict)   # finding -> state
     label_source: str | None = None       # dataset | ner | human | model
-    boxes: list[dict] = dataclasses.field(default_factory=list)      # {label, x, y, w, h}
+    boxes: list[dict] = dataclasses.field(default_factory=list)      # {label, x, y, w, h[, polygon]}: raw-file pixels
     split: str | None = None              # the dataset's official split, if any
     meta: dict = dataclasses.field(default_factory=dict)
     status: str = "ok"

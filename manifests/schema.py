@@ -6,7 +6,9 @@ Nested columns:
 * ``labels``: list of ``{finding, state, label_source, annotator}`` (four states, see
   :mod:`manifests.labels`); findings not listed are ``not_mentioned``.
 * ``entities``: NER spans ``{start, end, text, label, negated, uncertain, section}``.
-* ``boxes``: lesion boxes in image pixels ``{label, x, y, w, h, label_source, annotator}``.
+* ``boxes``: lesion boxes in image pixels ``{label, x, y, w, h, label_source, annotator, polygon}``;
+  ``polygon`` (schema 2.1) is the region's outline as a flat ``[x0, y0, x1, y1, ...]`` in the
+  same pixels, null for a plain box. Manifests written before it read back with ``polygon`` null.
 * ``phi_flags``: identifier detections ``{where, kind, left, top, width, height, confidence, redacted}``;
   the identifier text itself is never stored.
 * ``captions`` (schema 2): texts *added* to a record by ``curate caption``, each a
@@ -28,7 +30,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "2.1"   # 2.1: boxes.polygon
 
 LABEL_TYPE = pa.struct([
     ("finding", pa.string()),
@@ -55,6 +57,7 @@ BOX_TYPE = pa.struct([
     ("h", pa.float32()),
     ("label_source", pa.string()),
     ("annotator", pa.string()),
+    ("polygon", pa.list_(pa.float32())),      # outline x0, y0, x1, y1, ... (None: the box is the region)
 ])
 
 PHI_TYPE = pa.struct([

@@ -26,7 +26,8 @@ def register(sub) -> None:
                     "files continue with HTTP Range. Credentials come from the environment or ~/.netrc only. "
                     "'medharvest crawl --list' shows every source with its access terms, the environment "
                     "variables it reads and its options (read from the sources themselves, so this help "
-                    "stays instant).")
+                    "stays instant). Your contact for the User-Agent: --contact or MEDHARVEST_CONTACT (wikimedia "
+                    "requires it).")
     p.add_argument("source", nargs="?", metavar="SOURCE", help="source name (see --list)")
     p.add_argument("--list", action="store_true", help="list the sources and their access terms")
     p.add_argument("--out", metavar="DIR", help="data directory")
@@ -39,8 +40,14 @@ def register(sub) -> None:
     p.add_argument("--manifest", metavar="FILE", help="gdc: download the files of a GDC portal manifest")
     p.add_argument("--workers", type=int, help="download threads (default 8; per shard task with --executor ray)")
     p.add_argument("--shard-size", type=int, metavar="N", help="--executor ray: items per shard task (default 500)")
+    p.add_argument("--contact", metavar="EMAIL|URL",
+                   help="how the site operators can reach you, sent in the User-Agent (required by wikimedia; "
+                        "default $MEDHARVEST_CONTACT)")
     p.add_argument("--licences", metavar="LIST",
                    help="keep only these licence families, e.g. CC-BY,CC-BY-SA,CC0,PD (sources with a 'licences' option)")
+    p.add_argument("--start-url", action="append", default=[], metavar="URL",
+                   help="web: a page to start from (repeatable; a path is resolved against --base-url)")
+    p.add_argument("--sitemap", metavar="URL", help="web: crawl the pages a sitemap.xml (or sitemap index) lists")
     p.add_argument("--option", action="append", type=_option, default=[], metavar="KEY=VALUE",
                    help="source option, e.g. project=mimic-cxr, include='sub-*/anat/*.nii.gz' (repeatable)")
     add_executor(p)
@@ -86,6 +93,12 @@ def run(args) -> int:
         options["manifest"] = args.manifest
     if args.licences:
         options["licences"] = args.licences
+    if args.start_url:
+        options["start_urls"] = list(args.start_url)
+    if args.sitemap:
+        options["sitemap"] = args.sitemap
+    if getattr(args, "contact", None):
+        options["contact"] = args.contact
     cfg = resolve(CrawlConfig, toml=toml, flags={"query": args.query, "limit": args.limit, "base_url": args.base_url,
                                                   "workers": args.workers, "shard_size": args.shard_size,
                                                   "options": options or None})

@@ -47,7 +47,9 @@ with pure functions (bytes in, items out) so tests need no server. Yield items m
      "size": int | None, "expect": "image" | "binary" | "text" | "json" | "any",
      "role": "file" | "text" | "extra",      # file -> RawItem.file/sha256; text -> RawItem.text
      "text_format": "plain" | "pdf",         # for role=text (pdf: text layer via pypdfium2)
-     "name_from_header": False}              # final name from Content-Disposition (sanitised)
+     "name_from_header": False,              # final name from Content-Disposition (sanitised)
+     "body": bytes | None}                   # bytes the spider already fetched through Scrapy (small
+                                             # page images): written atomically, no second request
 
 ``self.item`` returns None once ``limit`` items were emitted (stop paging then). Big files never
 pass through Scrapy: the pipeline (:mod:`crawlers.engine.pipeline`) fetches the downloads with the
@@ -55,7 +57,8 @@ streaming downloader on a thread pool and appends the RawItem (``status="error"`
 a download failed for good). Source-wide settings are spider class attributes:
 ``source_user_agent``, ``download_rate`` (requests/s per host), ``download_per_host``,
 ``metadata_delay`` (Scrapy delay; ``user_agent``/``download_delay`` are accepted and renamed, since
-Scrapy 2.19 deprecates them as spider attributes), ``robots_txt``; ``downloader_kwargs()`` may add ``auth``/``headers``/``error_hint`` (secrets stay
+Scrapy 2.19 deprecates them as spider attributes), ``robots_txt``; ``scrapy_settings(options)`` (classmethod) may return Scrapy settings that depend on
+the run's options (e.g. per-host concurrency and delays); ``downloader_kwargs()`` may add ``auth``/``headers``/``error_hint`` (secrets stay
 in memory). A fatal source error (bad credentials) is ``raise self.fatal("message")``: the run stops
 and the CLI exits 1 with that message.
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from manifests.raw import RawItem, RawStore, now_iso
 
-from crawlers.engine.download import Downloader, FileRequest
+from crawlers.engine.download import Downloader, FileRequest, FileResult
 from crawlers.engine.integrity import file_digest, safe_relpath
 
 log = logging.getLogger(__name__)
@@ -65,6 +65,25 @@ def extract_text(path: Path, fmt: str) -> str:
     return path.read_text(encoding="utf-8", errors="replace")
 
 
+def store_body(url: str, dest: Path, body: bytes) -> FileResult:
+    """Write bytes a spider already holds to ``dest`` atomically (``.part`` then rename); unchanged: skipped."""
+    import hashlib
+    import os
+
+    sha = hashlib.sha256(body).hexdigest()
+    if dest.is_file() and dest.stat().st_size == len(body) and file_digest(dest) == sha:
+        return FileResult(url=url, path=str(dest), sha256=sha, size=len(body), skipped=True)
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        part = dest.with_name(dest.name + ".part")
+        with open(part, "wb") as fh:
+            fh.write(body)
+        os.replace(part, dest)
+    except OSError as err:
+        return FileResult(url=url, status="error", error=f"cannot write {dest.name}: {err.strerror or err}")
+    return FileResult(url=url, path=str(dest), sha256=sha, size=len(body))
+
+
 def fetch_item(downloader: Downloader, store: RawStore, item: dict, counts: Counter, *,
                provenance_required=None) -> RawItem:
     """Fetch one spider item's downloads into ``store`` and return its RawItem (the per-record
@@ -78,9 +97,17 @@ def fetch_item(downloader: Downloader, store: RawStore, item: dict, counts: Coun
     for d in item.get("downloads") or []:
         rel = safe_relpath(d["path"])
         dest = store.files_dir / rel
-        res = downloader.fetch(FileRequest(
-            url=d["url"], dest=dest, checksum=d.get("checksum"), size=d.get("size"), expect=d.get("expect", "binary"),
-            name_from_header=bool(d.get("name_from_header")), fallback_name=d.get("fallback_name", Path(rel).name)))
+        body = d.get("body")
+        if body is None and d.get("body_b64") is not None:  # a body carried through a distributed crawl's plan
+            import base64
+
+            body = base64.b64decode(d["body_b64"])
+        if body is not None:      # fetched by the spider already (small page images)
+            res = store_body(d["url"], dest, body)
+        else:
+            res = downloader.fetch(FileRequest(
+                url=d["url"], dest=dest, checksum=d.get("checksum"), size=d.get("size"), expect=d.get("expect", "binary"),
+                name_from_header=bool(d.get("name_from_header")), fallback_name=d.get("fallback_name", Path(rel).name)))
         counts["files_skipped" if res.skipped else ("files_ok" if res.ok else "files_error")] += 1
         counts["files_resumed"] += int(res.resumed)
         counts["bytes"] += (res.size or 0) if not res.skipped else 0
@@ -156,6 +183,7 @@ class DownloadPipeline:
         self.pool.shutdown(wait=True)
         self.downloader.close()
         stats = {k: v for k, v in self.counts.items() if not k.startswith(("ok", "error"))}
+        stats.update(spider.run_stats)
         if spider.fatal_message:
             stats["fatal"] = spider.fatal_message
         self.store.close({"run": stats})

@@ -60,6 +60,7 @@ def crawl(source: str, out_dir: str | os.PathLike, *, query: str | None = None, 
     options = dict(options or {})
     registry.check_option_names(spider_cls, options)
     spider_cls.check_options(options, query)  # raises UsageError
+    spider_cls.require_contact(options)  # raises UsageError (Wikimedia: no User-Agent contact)
     store = RawStore(out_dir, source)
     if not resume and store.root.exists():
         shutil.rmtree(store.root)
@@ -68,8 +69,10 @@ def crawl(source: str, out_dir: str | os.PathLike, *, query: str | None = None, 
     if before is not None:
         spider_cls.check_resume(json.loads(before), options, query)  # raises UsageError (e.g. a different revision)
     store.stats_path.unlink(missing_ok=True)  # stats.json is the "done" marker: rewritten at the end
-    settings = settings_for(spider_cls, out_dir, base_url, workers=workers, log_level=log_level, extra=scrapy_settings)
+    extra = {**spider_cls.scrapy_settings(options), **(scrapy_settings or {})}
+    settings = settings_for(spider_cls, out_dir, base_url, workers=workers, log_level=log_level, extra=extra)
     settings["LOG_INSTALL_ROOT_HANDLER"] = not in_process  # the CLI configures logging itself
+    settings["USER_AGENT"] = settings["ROBOTSTXT_USER_AGENT"] = spider_cls.user_agent_for(options)
     kwargs = {"base_url": base_url, "query": query, "limit": limit, "options": json.dumps(options)}
     runner = run_in_process if in_process else (lambda cls, s, k: run_subprocess(source, s, k))
     if executor is not None and executor.distributed:

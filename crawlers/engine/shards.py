@@ -75,7 +75,7 @@ class PlanPipeline:
             self.counts["skipped_done" if sid in self.done else "skipped_duplicate"] += 1
             return item
         self.seen.add(sid)
-        self.fh.write(json.dumps(item, ensure_ascii=False, sort_keys=True, default=str) + "\n")
+        self.fh.write(json.dumps(_plan_item(item), ensure_ascii=False, sort_keys=True, default=str) + "\n")
         return item
 
     def close_spider(self) -> None:
@@ -86,6 +86,23 @@ class PlanPipeline:
         job = self.crawler.settings.getdict("MEDHARVEST_PLAN_KEY")
         write_json_atomic(self.store.root / PLAN_DIR / "plan.json",
                           {"key": job, "items": len(self.seen), "counts": dict(self.counts)})
+
+
+def _plan_item(item: dict) -> dict:
+    """The item as a JSON line: a body the spider already holds (bytes) travels as ``body_b64``."""
+    downloads = item.get("downloads") or []
+    if not any(isinstance(d.get("body"), (bytes, bytearray)) for d in downloads):
+        return item
+    import base64
+
+    out = []
+    for d in downloads:
+        d = dict(d)
+        body = d.pop("body", None)
+        if body is not None:
+            d["body_b64"] = base64.b64encode(bytes(body)).decode("ascii")
+        out.append(d)
+    return {**item, "downloads": out}
 
 
 @dataclasses.dataclass(frozen=True)

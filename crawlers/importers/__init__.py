@@ -1,13 +1,17 @@
 """Local importers: datasets a user already holds, turned into raw stores without copying images.
 
-Reads a dataset's own files under ROOT (label CSVs, split lists, XML/TXT reports, image files found
-in place). Writes ``<out>/raw/<name>/items.jsonl`` + ``stats.json`` (see :mod:`manifests.raw`):
+Reads a dataset's own files under ROOT (label CSVs, split lists, XML/TXT reports, JSON case files,
+image files found in place). Writes ``<out>/raw/<name>/items.jsonl`` + ``stats.json`` (see :mod:`manifests.raw`):
 one item per image, ``file`` = the absolute path of the user's image, labels in four states with
 ``label_source="dataset"`` (uncertain never collapsed), patient_id, study_id, view, the official
 split in ``split`` (train / val / test), the dataset's other columns in ``meta``, and the dataset's
 licence and attribution. A row with a problem (missing image, bad label value, malformed line) is
 written with ``status="error"`` and a clear ``error``; a missing required file or column stops the
 run with :class:`~manifests.errors.UsageError` before any work. A re-run skips ids already done.
+
+Region annotations (``paip2019``) arrive as ``boxes`` in the raw file's pixels with an outline
+``polygon``; ``curate run`` rescales them to the record image. Helpers: :mod:`~crawlers.importers.aperio`
+(ImageScope XML), :mod:`~crawlers.importers.tiffinfo` (TIFF headers without decoding).
 
 Public API: :data:`IMPORTERS` (name -> module), :func:`get` (look-up with "did you mean"),
 :func:`listing` (name -> licence line, for ``import --list``), :func:`run` (check + import).

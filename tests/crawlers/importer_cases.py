@@ -46,6 +46,22 @@ def _iu(tmp_path: Path, shared) -> Path:
     return root
 
 
+def _paip2019(tmp_path: Path, shared) -> Path:
+    from tests.crawlers.test_import_paip2019 import make_layout
+
+    # one good case; the others lack a mask, have malformed / region-less XML, or a mask of another size
+    return make_layout(tmp_path, shared("data", "histology_wsi_small", "small_HE.svs"))
+
+
+def _medpix2(tmp_path: Path, shared) -> Path:
+    from tests.crawlers.test_import_medpix2 import release
+
+    shared("fixtures", "sources", "medpix")
+    return release(tmp_path)                                     # one described image without its file
+
+
 CASES: dict[str, Callable[[Path, object], Path]] = {
     "chestxray14": _chestxray14, "chexpert": _chexpert, "mimic-cxr-jpg": _mimic, "iu-xray": _iu,
+    "paip2019": _paip2019,
+    "medpix2": _medpix2,
 }

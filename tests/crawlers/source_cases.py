@@ -34,6 +34,7 @@ def _openi(srv: ReplayServer, mp) -> Case:
 def _wikimedia(srv: ReplayServer, mp) -> Case:
     from tests.crawlers import test_wikimedia_crawl as t
 
+    mp.setenv("MEDHARVEST_CONTACT", "radiology-data@uni-example-hospital.de")   # required by Wikimedia
     t.serve(srv, file_always={"Chest X-ray PA normal.png": "corrupt"})
     return Case(query="Category:Chest radiographs")
 
@@ -86,7 +87,16 @@ def _medpix(srv: ReplayServer, mp) -> Case:
     return Case(query="pneumonia")
 
 
+def _web(srv: ReplayServer, mp) -> Case:
+    from tests.crawlers import test_web_crawl as t
+
+    t.site(srv)
+    srv.add("/health/images/ct-effusion-1200.png", b"", always="html")   # an error page instead of the image
+    return Case(options={"start_urls": ["/health/index.html"], "sitemap": "/sitemap.xml",
+                         "commons_base_url": srv.url()})
+
+
 CASES: dict[str, Callable[[ReplayServer, object], Case]] = {
     "openi": _openi, "wikimedia": _wikimedia, "pmc": _pmc, "openneuro": _openneuro,
-    "gdc": _gdc, "physionet": _physionet, "medpix": _medpix,
+    "gdc": _gdc, "physionet": _physionet, "medpix": _medpix, "web": _web,
 }

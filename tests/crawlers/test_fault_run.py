@@ -101,3 +101,63 @@ def test_fault_run_kill_and_resume(tmp_path):
     stats = json.loads(store.stats_path.read_text())
     assert stats["status"] == {"ok": N_IMAGES - len(bad_ids), "error": len(bad_ids)}
     assert not by_path or True
+
+
+@pytest.mark.slow
+def test_fault_run_gdc_manifest_during_a_metadata_outage(tmp_path):
+    """GDC: /files answers 503 every time; a 300-file manifest still downloads from /data/{id} (20 %+ of
+    them with faults first), survives kill -9, resumes; every file byte-identical, once, with a warning."""
+    from tests.crawlers.gdc_catalog import FakeGDC
+    from tests.crawlers.replay import HTML_ERROR, Response
+
+    fake = FakeGDC(300, seed=5)
+    slides = fake.slides()
+    rng = random.Random(4)
+    faults = {f["file_id"]: [rng.choice(["500", "503", "429", "html"]) for _ in range(rng.choice([1, 2]))]
+              for f in slides if rng.random() < 0.3}
+    assert len(faults) / len(slides) >= 0.2
+    manifest = tmp_path / "gdc_manifest.txt"
+    manifest.write_text("id\tfilename\tmd5\tsize\tstate\n" + "".join(
+        f"{f['file_id']}\t{f['file_name']}\t{f['md5sum']}\t{f['file_size']}\treleased\n" for f in slides))
+
+    def data(req):
+        pending = faults.get(req.path.rsplit("/", 1)[1])
+        fault = pending.pop(0) if pending else None
+        if fault == "html":      # 200 with an error page instead of the slide
+            return Response(200, HTML_ERROR, content_type="text/html; charset=utf-8")
+        if fault:
+            return Response(int(fault), b"busy\n", {"Retry-After": "0"}, "text/plain")
+        return fake.data_endpoint(req)
+
+    out = tmp_path / "data"
+    store = RawStore(out, "gdc")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    env.pop("GDC_TOKEN", None)
+    with ReplayServer(retry_after="0") as srv:
+        fake.serve(srv)
+        srv.add("/files", b"HTTP 503\n", always="503").methods = ("POST",)
+        srv.add_handler("/data/", data, prefix=True)
+        cmd = [sys.executable, "-m", "medharvest", "crawl", "gdc", "--manifest", str(manifest), "--out", str(out),
+               "--base-url", srv.url(), "--option", "reports=false", "-q"]
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 60
+        while time.time() < deadline and proc.poll() is None:
+            if store.items_path.exists() and store.items_path.read_bytes().count(b"\n") >= 60:
+                break
+            time.sleep(0.02)
+        assert proc.poll() is None, "the first run ended before it could be killed"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        assert 60 <= store.items_path.read_bytes().count(b"\n") < len(slides)
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=150)
+        assert done.returncode == 0, done.stderr[-2000:]
+    latest = store.latest()
+    assert len(latest) == len(slides)
+    ok_lines = Counter(it.source_id for it in store.iter_items() if it.status == "ok")
+    assert max(ok_lines.values()) == 1, "an item was written twice"
+    for f in slides:
+        it = latest[f["file_id"]]
+        assert it.status == "ok", it.error
+        assert store.resolve(it).read_bytes() == fake.blobs[f["file_id"]]
+        assert any("metadata unavailable" in w for w in it.meta["warnings"])
+    assert not list(store.files_dir.rglob("*.part"))

@@ -26,13 +26,22 @@ def test_case_page_gives_one_item_per_image():
     assert a.status == "ok" and a.study_id == "6e9ef54b-1c4e-4d3e-8f0f-2a6f3d9b1009"
     assert a.text.splitlines() == [
         "History: Cough and fever for three days.",
+        "Exam: Temperature 38.9 C; crackles over the right mid chest.",
         "Findings: Airspace opacity in the right middle lobe obscuring the right heart border (silhouette sign).",
         "Diagnosis: Right middle lobe pneumonia",
+        "Caption: PA chest radiograph: right middle lobe consolidation with silhouette sign.",
     ]
     assert a.text_kind == "report"
     assert a.meta["caption"] == "PA chest radiograph: right middle lobe consolidation with silhouette sign."
-    assert a.meta["plane"] == "PA" and a.meta["modality"] == "XR - Plain Film"
+    assert a.meta["plane"] == "PA" and a.meta["modality_name"] == "XR - Plain Film" and a.modality == "DX"
     assert a.meta["differential"] == "Pneumonia Atelectasis Aspiration"
+    # the fields the MedPix 2.0 release shows a case holds, named as the medpix2 importer names them
+    assert a.meta["diagnosis_by"] == "Clinical and radiographic findings"
+    assert (a.meta["topic_title"], a.meta["topic_acr_code"], a.meta["category"]) == ("Pneumonia, lobar", "6.2", "Infection")
+    assert a.meta["disease_discussion"].startswith("Lobar pneumonia fills the alveoli")
+    assert a.meta["acr"] == {"code": "6.2", "anatomy": "6", "pathology": "2"} and a.body_part == "Chest, Pulmonary"
+    assert a.meta["location_category"] == "Thorax" and "figure_part" not in a.meta
+    assert items[1].meta["figure_part"] == "2" and items[1].view == "LATERAL"
     assert a.meta["file_url"] == "http://m.test/images/full/synpic46283.jpg"
     assert a.license == "MedPix-terms" and a.license_url == "http://m.test/legal"
     assert a.attribution.startswith("Example Contributor, MD; MedPix")
@@ -78,3 +87,14 @@ def test_sections_are_found_by_heading_when_the_markup_differs():
                                     "Findings: Free air under the right hemidiaphragm. No bowel obstruction.",
                                     "Diagnosis: Perforated viscus"]
     assert it.meta["file_url"] == "http://m.test/images/full/synpic9.jpg" and it.source_id == "synpic9"
+
+
+def test_site_and_release_write_the_same_fields():
+    """The crawler's meta keys for a case are the medpix2 importer's (crawlers.medpix_case)."""
+    from crawlers.medpix_case import CASE_KEYS, IMAGE_KEYS, TOPIC_KEYS
+
+    items = medpix.parse_case((FIX / "case_rendered.html").read_bytes(), "http://m.test/case?id=x")
+    text_keys = {"history", "exam", "findings"}
+    expected = (set(CASE_KEYS.values()) | set(TOPIC_KEYS.values()) | set(IMAGE_KEYS.values())) - text_keys
+    have = set(items[0].meta) | set(items[1].meta)
+    assert expected - have == {"treatment", "discussion"}   # the stand-in case has neither

@@ -54,3 +54,21 @@ def test_a_plan_is_reused_only_for_the_same_crawl(tmp_path):
     write_json_atomic(store.root / PLAN_DIR / "plan.json", {"key": key, "items": 10})
     assert plan_ready(store, key)
     assert not plan_ready(store, {**key, "limit": 20})  # another limit: discover again
+
+
+def test_a_body_the_spider_holds_travels_through_the_plan(tmp_path):
+    """Sources that fetch small images themselves hand the pipeline bytes; the plan is JSON, so they
+    travel base64-encoded and the shard task writes them like the local pipeline does."""
+    from collections import Counter
+
+    from crawlers.engine.download import Downloader
+    from crawlers.engine.pipeline import fetch_item
+    from crawlers.engine.shards import _plan_item
+
+    body = bytes(range(256)) * 4
+    item = {"source_id": "x1", "fields": {}, "downloads": [{"url": "http://127.0.0.1:9/a.png", "path": "a.png", "body": body}]}
+    line = json.loads(json.dumps(_plan_item(item)))
+    assert "body" not in line["downloads"][0] and item["downloads"][0]["body"] == body  # the spider's item untouched
+    store = RawStore(tmp_path, "web")
+    raw = fetch_item(Downloader(), store, line, Counter())
+    assert raw.status == "ok" and (store.root / raw.file).read_bytes() == body

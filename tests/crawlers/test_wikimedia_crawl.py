@@ -13,6 +13,12 @@ from tests.crawlers.webfixtures import FIX, check_files, latest
 
 pytestmark = pytest.mark.timeout(180)   # a hung crawl fails the test instead of the suite
 
+
+@pytest.fixture(autouse=True)
+def contact(monkeypatch):
+    """crawl wikimedia needs the operator's contact for the User-Agent."""
+    monkeypatch.setenv("MEDHARVEST_CONTACT", "radiology-data@uni-example-hospital.de")
+
 W = FIX / "wikimedia"
 PAGES = {p["title"]: p for name in ("imageinfo_1.json", "imageinfo_2.json")
          for p in json.loads((W / name).read_text())["query"]["pages"]}
@@ -60,7 +66,7 @@ def test_category_crawl_follows_continue_filters_licences_and_verifies_sha1(tmp_
         assert srv.hits[FILES["Hand radiograph old scan.jpg"][0]] == 0   # GFDL: never downloaded
     queries = [q for q, _ in calls]
     assert all(q["maxlag"] == "5" and q["format"] == "json" for q in queries)
-    assert all("medharvest" in ua for _, ua in calls)
+    assert all("medharvest" in ua and "mailto:radiology-data@uni-example-hospital.de" in ua for _, ua in calls)
     assert queries[0]["list"] == "categorymembers" and queries[0] == queries[1]   # maxlag -> same request again
     cont = [q for q in queries if q.get("cmcontinue")]
     assert cont and cont[0]["continue"] == "-||" and cont[0]["cmcontinue"].startswith("file|")
