@@ -109,12 +109,15 @@ class TwoNodeCluster:
         return self
 
     def pids(self) -> list[int]:
+        """This cluster's processes: their command line names its temp dir, or (agents that retitle
+        themselves ``ray::DashboardAgent`` ...) their environment holds its auth token."""
         out = []
         needle = str(self.temp).encode()
+        token = f"RAY_AUTH_TOKEN={self.env['RAY_AUTH_TOKEN']}".encode()
         for d in Path("/proc").iterdir():
             if d.name.isdigit() and int(d.name) != os.getpid():
                 try:
-                    if needle in (d / "cmdline").read_bytes():
+                    if needle in (d / "cmdline").read_bytes() or token in (d / "environ").read_bytes().split(b"\0"):
                         out.append(int(d.name))
                 except OSError:
                     continue
