@@ -110,17 +110,26 @@ class TwoNodeCluster:
 
     def pids(self) -> list[int]:
         """This cluster's processes: their command line names its temp dir, or (agents that retitle
-        themselves ``ray::DashboardAgent`` ...) their environment holds its auth token."""
+        themselves ``ray::DashboardAgent`` ..., overwriting their command line) one of their open
+        files (logs, sockets) lies in it."""
         out = []
-        needle = str(self.temp).encode()
-        token = f"RAY_AUTH_TOKEN={self.env['RAY_AUTH_TOKEN']}".encode()
+        needle = str(self.temp)
         for d in Path("/proc").iterdir():
-            if d.name.isdigit() and int(d.name) != os.getpid():
-                try:
-                    if needle in (d / "cmdline").read_bytes() or token in (d / "environ").read_bytes().split(b"\0"):
-                        out.append(int(d.name))
-                except OSError:
+            if not d.name.isdigit() or int(d.name) == os.getpid():
+                continue
+            try:
+                if needle.encode() in (d / "cmdline").read_bytes():
+                    out.append(int(d.name))
                     continue
+                for fd in (d / "fd").iterdir():
+                    try:
+                        if os.readlink(fd).startswith(needle):
+                            out.append(int(d.name))
+                            break
+                    except OSError:
+                        continue
+            except OSError:
+                continue
         return out
 
     def stop(self) -> None:
