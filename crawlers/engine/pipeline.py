@@ -95,6 +95,106 @@ def store_body(url: str, dest: Path, body: bytes) -> FileResult:
     return FileResult(url=url, path=str(dest), sha256=sha, size=len(body))
 
 
+class NameClaims:
+    """Which download URL (its sha256, never the URL: no secrets on disk) each path under ``files/``
+    belongs to. Several items may share one URL's file (one report for the images of a study); a
+    download whose name cleans to a path another URL holds gets ``<name>-<hash>.<ext>``
+    (:func:`~crawlers.engine.integrity.disambiguate`). Kept in ``<store>/names.jsonl`` so a re-run
+    picks the same names whatever the order. Thread-safe; one per crawl (Ray shards: one per shard
+    process, so two shards on different machines are not guarded against each other)."""
+
+    def __init__(self, store: RawStore):
+        self.lock = threading.Lock()
+        self.path = store.root / NAMES
+        self.owners: dict[str, str | None] = {}   # None: a file of an older run, owner unknown
+        for it in store.latest().values():
+            meta = it.meta or {}
+            for f in (it.file, meta.get("text_file"), *(meta.get("files") or [])):
+                if f and str(f).startswith("files/"):
+                    self.owners.setdefault(str(f)[len("files/"):], None)
+        if self.path.exists():
+            for line in self.path.read_text(encoding="utf-8").splitlines():
+                try:
+                    path, owner = json.loads(line)
+                except (ValueError, TypeError):
+                    continue   # a partial last line (killed run)
+                self.owners[path] = owner
+
+    def claim(self, rel: str, url: str) -> str:
+        """``rel`` if it is free or already ``url``'s file, else a name no other URL holds."""
+        owner = hashlib.sha256(url.encode("utf-8")).hexdigest()[:32]
+        with self.lock:
+            cand = rel
+            while self.owners.get(cand, owner) not in (owner, None):
+                cand = disambiguate(cand, owner)
+            if self.owners.get(cand) != owner:
+                self.owners[cand] = owner
+                with open(self.path, "a", encoding="utf-8") as fh:
+                    fh.write(json.dumps([cand, owner]) + "\n")
+            return cand
+
+
+def fetch_item(downloader: Downloader, store: RawStore, item: dict, counts: Counter, *,
+               provenance_required=None, claims: NameClaims | None = None) -> RawItem:
+    """Fetch one spider item's downloads into ``store`` and return its RawItem (the per-record
+    function of a crawl: the pipeline and the Ray shard tasks both call it).
+    ``provenance_required``: the source's declaration (``SourceSpider.provenance_required``).
+    ``claims``: which download URL each file path belongs to (:class:`NameClaims`; the pipeline
+    holds one per crawl)."""
+    fields = dict(item.get("fields") or {})
+    meta = dict(fields.pop("meta", None) or {})
+    raw = RawItem(source=store.source, source_id=item["source_id"], retrieved_at=now_iso(), meta=meta, **fields)
+    raw.provenance_required = provenance_required   # from the source's declaration
+    errors, extras = [], []
+    for d in item.get("downloads") or []:
+        rel = safe_relpath(d["path"])
+        if claims is not None:
+            rel = claims.claim(rel, d["url"])
+        dest = store.files_dir / rel
+        body = d.get("body")
+        if body is None and d.get("body_b64") is not None:  # a body carried through a distributed crawl's plan
+            import base64
+
+            body = base64.b64decode(d["body_b64"])
+        if body is not None:      # fetched by the spider already (small page images)
+            res = store_body(d["url"], dest, body)
+        else:
+            res = downloader.fetch(FileRequest(
+                url=d["url"], dest=dest, checksum=d.get("checksum"), size=d.get("size"), expect=d.get("expect", "binary"),
+                name_from_header=bool(d.get("name_from_header")), fallback_name=d.get("fallback_name", Path(rel).name)))
+        counts["files_skipped" if res.skipped else ("files_ok" if res.ok else "files_error")] += 1
+        counts["files_resumed"] += int(res.resumed)
+        counts["bytes"] += (res.size or 0) if not res.skipped else 0
+        if not res.ok:
+            errors.append(res.error or "download failed")
+            if res.disk_full:
+                raw.meta["disk_full"] = True
+                break
+            continue
+        relpath = str(Path(res.path).relative_to(store.root))
+        role = d.get("role", "file")
+        if role == "file":
+            raw.file, raw.sha256 = relpath, res.sha256
+            raw.meta["size"] = res.size
+        elif role == "text":
+            try:
+                text = extract_text(Path(res.path), d.get("text_format", "plain"))
+            except (OSError, ValueError, RuntimeError) as err:  # pypdfium2.PdfiumError is a RuntimeError
+                raw.meta["text_error"] = f"{relpath}: {err}"
+                text = ""
+            if text.strip():
+                raw.text = text
+                raw.text_kind = d.get("text_kind", "report")
+            raw.meta["text_file"] = relpath
+        else:
+            extras.append(relpath)
+    if extras:
+        raw.meta["files"] = extras
+    if errors:
+        raw.status, raw.error = "error", "; ".join(errors)
+    return raw
+
+
 class DownloadPipeline:
     def __init__(self, out_dir: str, workers: int, crawler=None):
         self.crawler = crawler
@@ -113,22 +213,7 @@ class DownloadPipeline:
         self.done = verified_done(self.store, rehash=bool(spider.options.get("verify")))
         spider.done_ids = set(self.done)  # spiders may skip requests for finished items
         self.seen: set[str] = set()
-        self._claims_lock = threading.Lock()
-        # path under files/ -> sha256 of the URL whose file it is (None: a file of an older run, owner unknown)
-        self.claims: dict[str, str | None] = {}
-        for it in self.store.latest().values():
-            meta = it.meta or {}
-            for f in (it.file, meta.get("text_file"), *(meta.get("files") or [])):
-                if f and str(f).startswith("files/"):
-                    self.claims.setdefault(str(f)[len("files/"):], None)
-        self.names_path = self.store.root / NAMES
-        if self.names_path.exists():
-            for line in self.names_path.read_text(encoding="utf-8").splitlines():
-                try:
-                    path, owner = json.loads(line)
-                except (ValueError, TypeError):
-                    continue   # a partial last line (killed run)
-                self.claims[path] = owner
+        self.claims = NameClaims(self.store)
         kw = {"user_agent": spider.source_user_agent, "per_host": spider.download_per_host, "rate": spider.download_rate}
         kw.update(spider.downloader_kwargs())
         if kw.get("auth") or kw.get("secret_headers"):
@@ -178,67 +263,9 @@ class DownloadPipeline:
             return RawItem(source=self.spider.name, source_id=item["source_id"], retrieved_at=now_iso(),
                            status="error", error=message, meta={"disk_full": True} if is_disk_full(err) else {})
 
-    def _claim(self, rel: str, url: str) -> str:
-        """``rel`` if it is free or already holds ``url``'s file (two items sharing one report), else a
-        name no other URL holds (``a_b-<hash>.png``); recorded in ``names.jsonl`` so a re-run picks the
-        same names whatever the order."""
-        owner = hashlib.sha256(url.encode("utf-8")).hexdigest()[:32]   # never the URL itself (no secrets on disk)
-        with self._claims_lock:
-            cand = rel
-            while self.claims.get(cand, owner) not in (owner, None):
-                cand = disambiguate(cand, owner)
-            if self.claims.get(cand) != owner:
-                self.claims[cand] = owner
-                with open(self.names_path, "a", encoding="utf-8") as fh:
-                    fh.write(json.dumps([cand, owner]) + "\n")
-            return cand
-
     def _fetch_item(self, item: dict) -> RawItem:
-        fields = dict(item.get("fields") or {})
-        meta = dict(fields.pop("meta", None) or {})
-        raw = RawItem(source=self.spider.name, source_id=item["source_id"], retrieved_at=now_iso(), meta=meta, **fields)
-        raw.provenance_required = self.spider.provenance_required   # from the source's declaration
-        errors, extras = [], []
-        for d in item.get("downloads") or []:
-            rel = self._claim(safe_relpath(d["path"]), d["url"])
-            dest = self.store.files_dir / rel
-            if d.get("body") is not None:      # fetched by the spider already (small page images)
-                res = store_body(d["url"], dest, d["body"])
-            else:
-                res = self.downloader.fetch(FileRequest(
-                    url=d["url"], dest=dest, checksum=d.get("checksum"), size=d.get("size"), expect=d.get("expect", "binary"),
-                    name_from_header=bool(d.get("name_from_header")), fallback_name=d.get("fallback_name", Path(rel).name)))
-            self.counts["files_skipped" if res.skipped else ("files_ok" if res.ok else "files_error")] += 1
-            self.counts["files_resumed"] += int(res.resumed)
-            self.counts["bytes"] += (res.size or 0) if not res.skipped else 0
-            if not res.ok:
-                errors.append(res.error or "download failed")
-                if res.disk_full:
-                    raw.meta["disk_full"] = True
-                    break
-                continue
-            relpath = str(Path(res.path).relative_to(self.store.root))
-            role = d.get("role", "file")
-            if role == "file":
-                raw.file, raw.sha256 = relpath, res.sha256
-                raw.meta["size"] = res.size
-            elif role == "text":
-                try:
-                    text = extract_text(Path(res.path), d.get("text_format", "plain"))
-                except (OSError, ValueError, RuntimeError) as err:  # pypdfium2.PdfiumError is a RuntimeError
-                    raw.meta["text_error"] = f"{relpath}: {err}"
-                    text = ""
-                if text.strip():
-                    raw.text = text
-                    raw.text_kind = d.get("text_kind", "report")
-                raw.meta["text_file"] = relpath
-            else:
-                extras.append(relpath)
-        if extras:
-            raw.meta["files"] = extras
-        if errors:
-            raw.status, raw.error = "error", "; ".join(errors)
-        return raw
+        return fetch_item(self.downloader, self.store, item, self.counts, provenance_required=self.spider.provenance_required,
+                          claims=self.claims)
 
     def close_spider(self) -> None:
         spider = self.spider
