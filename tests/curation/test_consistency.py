@@ -13,7 +13,7 @@ from curation.consistency.run import ConsistencyConfig, consistency_run
 from curation.consistency.structured import structured_checks
 from manifests.io import read_manifest, write_manifest
 from manifests.schema import from_records, labels_list
-from tests.curation.test_caption import _manifest
+from tests.curation.caption_cases import manifest as _manifest
 
 HDR = {"view": "PA", "modality": "DX", "body_part": "chest", "meta": json.dumps({"patient_sex": "F", "patient_age": 67})}
 
