@@ -20,14 +20,11 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
-import importlib
-import inspect
-import pkgutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar
 
-from manifests.registry import lookup
+from manifests.registry import declared_classes, lookup
 
 class CaptionFailure(Exception):
     """One record could not be captioned (bad image, endpoint refused, budget spent)."""
@@ -97,19 +94,7 @@ def captioners() -> dict[str, type[Captioner]]:
 def discover(package: str) -> dict[str, type[Captioner]]:
     """The :class:`Captioner` subclasses with a ``name`` defined in the modules of ``package`` (sub-packages
     not walked), by name; RuntimeError when two share a name (the second would shadow the first)."""
-    found: dict[str, type[Captioner]] = {}
-    for info in pkgutil.iter_modules(importlib.import_module(package).__path__, package + "."):
-        if info.ispkg:
-            continue
-        module = importlib.import_module(info.name)
-        for _, cls in inspect.getmembers(module, inspect.isclass):
-            if not (issubclass(cls, Captioner) and cls.__module__ == module.__name__ and cls.name):
-                continue
-            if cls.name in found:
-                raise RuntimeError(f"two captioners named {cls.name!r}: {found[cls.name].__module__}."
-                                   f"{found[cls.name].__qualname__} and {module.__name__}.{cls.__qualname__}")
-            found[cls.name] = cls
-    return dict(sorted(found.items()))
+    return declared_classes(package, Captioner, "captioners")
 
 
 def get_captioner(name: str) -> type[Captioner]:
