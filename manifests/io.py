@@ -71,6 +71,15 @@ def resolve_manifest(path: str | os.PathLike) -> Path:
     return p
 
 
+def stage_input(manifest: str | os.PathLike, out: str | os.PathLike) -> Path:
+    """The input manifest file of a stage that writes a new manifest into ``out``; a usage error
+    when ``out`` is the input's own directory (a stage never edits its input)."""
+    src = resolve_manifest(manifest)
+    if Path(out).resolve() == src.parent.resolve():
+        raise UsageError(f"--out '{out}' is the input manifest's directory; a stage never edits its input")
+    return src
+
+
 def read_manifest(path: str | os.PathLike, columns: Iterable[str] | None = None) -> pa.Table:
     """Read a manifest (file or directory), conformed to the schema.
 
