@@ -494,3 +494,24 @@ def test_coco_exports_an_outline_that_is_no_polygon_as_a_plain_box(tmp_path):
     assert s["boxes"] == {"lesion": 1, "identifier": 0, "polygons": 0, "bad_polygons": 1}
     (ann,) = json.loads((tmp_path / "c.json").read_text())["annotations"]
     assert "segmentation" not in ann and ann["area"] == 8.0 and ann["bbox"] == [1.0, 1.0, 4.0, 2.0]
+
+
+def test_a_shard_being_written_when_an_error_strikes_is_removed(tmp_path):
+    import pyarrow as pa
+
+    from manifests.ops.export._common import ROW_GROUP, ParquetShards
+    from manifests.ops.export.webdataset import _Shards
+
+    with pytest.raises(RuntimeError), ParquetShards(tmp_path / "p", pa.schema([("k", pa.int64())]), None,
+                                                    lambda i: f"s-{i}.parquet") as shards:
+        (tmp_path / "p").mkdir()
+        for k in range(ROW_GROUP + 1):           # one row group already in the open file
+            shards.add({"k": k})
+        raise RuntimeError("disk full")
+    assert list((tmp_path / "p").iterdir()) == []
+    (tmp_path / "w").mkdir()
+    with pytest.raises(RuntimeError), _Shards(tmp_path / "w", "train", 2) as tars:
+        for k in range(3):                       # shard 0 complete, shard 1 half written
+            tars.add(f"k{k}", {"image_path": "x.png"}, b"png")
+        raise RuntimeError("disk full")
+    assert [p.name for p in (tmp_path / "w").iterdir()] == ["train-000000.tar"] and tars.names == ["train-000000.tar"]
