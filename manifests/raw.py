@@ -122,9 +122,21 @@ class RawStore:
         p = Path(item.file)
         return p if p.is_absolute() else self.root / p
 
+    def shard(self, name: str) -> "RawStore":
+        """Shard ``name`` of this store (a distributed crawl's unit of work and of resume): its own
+        ``shards/<name>/items.jsonl`` + ``stats.json`` (the shard's "done" marker), the common
+        ``files/`` tree (so paths in items are the same as a one-machine crawl's)."""
+        if not name or "/" in name or name.startswith("."):
+            raise ValueError(f"shard name {name!r} is not a valid directory name")
+        s = RawStore(self.root.parent.parent, self.source)
+        s.items_path = self.root / "shards" / name / "items.jsonl"
+        s.stats_path = self.root / "shards" / name / "stats.json"
+        return s
+
     # -- writing ------------------------------------------------------------------------
     def open(self) -> "RawStore":
         self.files_dir.mkdir(parents=True, exist_ok=True)
+        self.items_path.parent.mkdir(parents=True, exist_ok=True)  # a shard's own directory
         self._fh = open_append(self.items_path)
         return self
 

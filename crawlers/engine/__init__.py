@@ -15,6 +15,9 @@ Public API
     ``.part`` files continue with HTTP Range. ``in_process=False``
     runs Scrapy in a child process (``python -m crawlers.engine.run_spider``) because a Twisted
     reactor starts once per process; the CLI runs it in-process.
+    ``executor=`` (a started :mod:`manifests.executor` executor, ``shard_size=500``): with ``ray``,
+    discovery stays here and the downloads run as shard tasks on the cluster
+    (:mod:`crawlers.engine.shards`; politeness across the cluster: :mod:`crawlers.engine.cluster_gate`).
 ``Downloader`` / ``FileRequest`` / ``FileResult`` (:mod:`crawlers.engine.download`)
     ``Downloader(user_agent=…, auth=…, headers=…, per_host=8, rate=None, retries=5, backoff=0.5,
     error_hint=fn).fetch(FileRequest(url, dest, checksum="md5:…", size=…, expect="image"))`` streams

@@ -84,6 +84,60 @@ def store_body(url: str, dest: Path, body: bytes) -> FileResult:
     return FileResult(url=url, path=str(dest), sha256=sha, size=len(body))
 
 
+def fetch_item(downloader: Downloader, store: RawStore, item: dict, counts: Counter, *,
+               provenance_required=None) -> RawItem:
+    """Fetch one spider item's downloads into ``store`` and return its RawItem (the per-record
+    function of a crawl: the pipeline and the Ray shard tasks both call it).
+    ``provenance_required``: the source's declaration (``SourceSpider.provenance_required``)."""
+    fields = dict(item.get("fields") or {})
+    meta = dict(fields.pop("meta", None) or {})
+    raw = RawItem(source=store.source, source_id=item["source_id"], retrieved_at=now_iso(), meta=meta, **fields)
+    raw.provenance_required = provenance_required   # from the source's declaration
+    errors, extras = [], []
+    for d in item.get("downloads") or []:
+        rel = safe_relpath(d["path"])
+        dest = store.files_dir / rel
+        body = d.get("body")
+        if body is None and d.get("body_b64") is not None:  # a body carried through a distributed crawl's plan
+            import base64
+
+            body = base64.b64decode(d["body_b64"])
+        if body is not None:      # fetched by the spider already (small page images)
+            res = store_body(d["url"], dest, body)
+        else:
+            res = downloader.fetch(FileRequest(
+                url=d["url"], dest=dest, checksum=d.get("checksum"), size=d.get("size"), expect=d.get("expect", "binary"),
+                name_from_header=bool(d.get("name_from_header")), fallback_name=d.get("fallback_name", Path(rel).name)))
+        counts["files_skipped" if res.skipped else ("files_ok" if res.ok else "files_error")] += 1
+        counts["files_resumed"] += int(res.resumed)
+        counts["bytes"] += (res.size or 0) if not res.skipped else 0
+        if not res.ok:
+            errors.append(res.error or "download failed")
+            continue
+        relpath = str(Path(res.path).relative_to(store.root))
+        role = d.get("role", "file")
+        if role == "file":
+            raw.file, raw.sha256 = relpath, res.sha256
+            raw.meta["size"] = res.size
+        elif role == "text":
+            try:
+                text = extract_text(Path(res.path), d.get("text_format", "plain"))
+            except (OSError, ValueError, RuntimeError) as err:  # pypdfium2.PdfiumError is a RuntimeError
+                raw.meta["text_error"] = f"{relpath}: {err}"
+                text = ""
+            if text.strip():
+                raw.text = text
+                raw.text_kind = d.get("text_kind", "report")
+            raw.meta["text_file"] = relpath
+        else:
+            extras.append(relpath)
+    if extras:
+        raw.meta["files"] = extras
+    if errors:
+        raw.status, raw.error = "error", "; ".join(errors)
+    return raw
+
+
 class DownloadPipeline:
     def __init__(self, out_dir: str, workers: int, crawler=None):
         self.crawler = crawler
@@ -122,48 +176,7 @@ class DownloadPipeline:
         return item
 
     def _fetch_item(self, item: dict) -> RawItem:
-        fields = dict(item.get("fields") or {})
-        meta = dict(fields.pop("meta", None) or {})
-        raw = RawItem(source=self.spider.name, source_id=item["source_id"], retrieved_at=now_iso(), meta=meta, **fields)
-        raw.provenance_required = self.spider.provenance_required   # from the source's declaration
-        errors, extras = [], []
-        for d in item.get("downloads") or []:
-            rel = safe_relpath(d["path"])
-            dest = self.store.files_dir / rel
-            if d.get("body") is not None:      # fetched by the spider already (small page images)
-                res = store_body(d["url"], dest, d["body"])
-            else:
-                res = self.downloader.fetch(FileRequest(
-                    url=d["url"], dest=dest, checksum=d.get("checksum"), size=d.get("size"), expect=d.get("expect", "binary"),
-                    name_from_header=bool(d.get("name_from_header")), fallback_name=d.get("fallback_name", Path(rel).name)))
-            self.counts["files_skipped" if res.skipped else ("files_ok" if res.ok else "files_error")] += 1
-            self.counts["files_resumed"] += int(res.resumed)
-            self.counts["bytes"] += (res.size or 0) if not res.skipped else 0
-            if not res.ok:
-                errors.append(res.error or "download failed")
-                continue
-            relpath = str(Path(res.path).relative_to(self.store.root))
-            role = d.get("role", "file")
-            if role == "file":
-                raw.file, raw.sha256 = relpath, res.sha256
-                raw.meta["size"] = res.size
-            elif role == "text":
-                try:
-                    text = extract_text(Path(res.path), d.get("text_format", "plain"))
-                except (OSError, ValueError, RuntimeError) as err:  # pypdfium2.PdfiumError is a RuntimeError
-                    raw.meta["text_error"] = f"{relpath}: {err}"
-                    text = ""
-                if text.strip():
-                    raw.text = text
-                    raw.text_kind = d.get("text_kind", "report")
-                raw.meta["text_file"] = relpath
-            else:
-                extras.append(relpath)
-        if extras:
-            raw.meta["files"] = extras
-        if errors:
-            raw.status, raw.error = "error", "; ".join(errors)
-        return raw
+        return fetch_item(self.downloader, self.store, item, self.counts, provenance_required=self.spider.provenance_required)
 
     def close_spider(self) -> None:
         spider = self.spider

@@ -227,11 +227,11 @@ def test_a_crashing_decoder_fails_only_its_record(tmp_path, monkeypatch):
 
     if multiprocessing.get_start_method() != "fork":
         pytest.skip("needs fork: the stand-in crashing job is patched in the parent")
+    import curation.engines
     import curation.jobs
-    import curation.pipeline
 
     monkeypatch.setattr(curation.jobs, "image_job", crashing_job)
-    monkeypatch.setattr(curation.pipeline, "image_job", crashing_job)
+    monkeypatch.setattr(curation.engines, "image_job", crashing_job)
     build_store(tmp_path / "data", bad=False)
     s = curate_run(CurateConfig(ocr=False, labels=False, workers=2), [tmp_path / "data"], tmp_path / "out")
     rows = _rows(tmp_path / "out")
