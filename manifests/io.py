@@ -148,6 +148,15 @@ def read_parts(path: str | os.PathLike, columns: list[str] | None = None, **kw) 
     return table.replace_schema_metadata(meta)
 
 
+def stage_input(manifest: str | os.PathLike, out: str | os.PathLike) -> Path:
+    """The input manifest file of a stage that writes a new manifest into ``out``; a usage error
+    when ``out`` is the input's own directory (a stage never edits its input)."""
+    src = resolve_manifest(manifest)
+    if Path(out).resolve() == src.parent.resolve():
+        raise UsageError(f"--out '{out}' is the input manifest's directory; a stage never edits its input")
+    return src
+
+
 def read_manifest(path: str | os.PathLike, columns: Iterable[str] | None = None) -> pa.Table:
     """Read a manifest (file, parts or directory), conformed to the schema.
 

@@ -60,6 +60,7 @@ def crawl(source: str, out_dir: str | os.PathLike, *, query: str | None = None, 
     options = dict(options or {})
     registry.check_option_names(spider_cls, options)
     spider_cls.check_options(options, query)  # raises UsageError
+    spider_cls.check_base_url((base_url or spider_cls.default_base_url).rstrip("/"), options)  # raises UsageError
     spider_cls.require_contact(options)  # raises UsageError (Wikimedia: no User-Agent contact)
     store = RawStore(out_dir, source)
     if not resume and store.root.exists():
