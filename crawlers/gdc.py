@@ -38,7 +38,7 @@ from pathlib import Path
 
 from manifests.errors import UsageError
 
-from crawlers.engine.credentials import token
+from crawlers.engine.credentials import same_origin, token
 from crawlers.engine.integrity import safe_name
 from crawlers.engine.spider import SourceSpider
 
@@ -214,10 +214,12 @@ class Spider(SourceSpider):
         self.page_size = int(self.options.get("page_size", PAGE_SIZE))
 
     def secret_headers(self, url: str) -> dict[str, str]:
-        return {"X-Auth-Token": self._token.value} if self._token and url.startswith(self.base_url) else {}
+        """The token for exactly the base URL's origin (scheme, host, port), nothing for any other URL."""
+        return {"X-Auth-Token": self._token.value} if self._token and same_origin(url, self.base_url) else {}
 
     def downloader_kwargs(self) -> dict:
-        return {"secret_headers": self.secret_headers(self.base_url), "error_hint": error_hint}
+        return {"secret_headers": self.secret_headers(self.base_url), "credential_origin": self.base_url,
+                "error_hint": error_hint}
 
     async def post_files(self, payload: dict) -> tuple[list[dict], dict]:
         from scrapy.http import JsonRequest

@@ -44,7 +44,7 @@ from urllib.parse import urlsplit
 from manifests.errors import UsageError
 from manifests.labels import CHEXPERT14, state_from_numeric
 
-from crawlers.engine.credentials import basic_auth
+from crawlers.engine.credentials import basic_auth, same_origin
 from crawlers.engine.spider import SourceSpider
 
 PROJECTS = {"mimic-cxr": "2.0.0", "mimic-cxr-jpg": "2.1.0"}
@@ -173,12 +173,12 @@ class Spider(SourceSpider):
         self._auth = basic_auth(urlsplit(self.base_url).hostname or "physionet.org", "PHYSIONET_USERNAME", "PHYSIONET_PASSWORD")
 
     def secret_headers(self, url: str) -> dict[str, str]:
-        if not self._auth or urlsplit(url).netloc != urlsplit(self.base_url).netloc:
+        if not self._auth or not same_origin(url, self.base_url):
             return {}
         return {"Authorization": "Basic " + base64.b64encode(":".join(self._auth).encode()).decode()}
 
     def downloader_kwargs(self) -> dict:
-        return {"auth": self._auth, "error_hint": error_hint}
+        return {"auth": self._auth, "credential_origin": self.base_url, "error_hint": error_hint}
 
     def url(self, project: str, version: str, path: str) -> str:
         return f"{self.base_url}/{project}/{version}/{path}"

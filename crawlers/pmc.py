@@ -43,7 +43,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import scrapy
 from crawlers import licences
-from crawlers.engine.credentials import token
+from crawlers.engine.credentials import same_origin, token
 from crawlers.engine.integrity import safe_name
 from crawlers.engine.spider import SourceSpider
 from crawlers.jats import XLINK, XmlFormatError, article_ids, article_licence, attribution, caption, parse_xml, text_of
@@ -257,6 +257,12 @@ def _with_param(url: str, key: str, value: str | None) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(q), parts.fragment))
 
 
+def is_eutils(url: str, base_url: str) -> bool:
+    """An E-utilities URL of exactly the base URL's origin (scheme, host, port): the only place the key goes."""
+    path = urlsplit(url).path
+    return same_origin(url, base_url) and (path == EUTILS_PATH or path.startswith(EUTILS_PATH + "/"))
+
+
 class ApiKeyMiddleware:
     """Adds ``api_key`` to E-utilities requests just before they go out and strips it again from the
     request and the response, so the key never reaches the JOBDIR queue, retry copies or logs."""
@@ -269,8 +275,11 @@ class ApiKeyMiddleware:
         return cls(crawler)
 
     def process_request(self, request, spider=None):
-        key = getattr(spider or getattr(self.crawler, "spider", None), "api_key", None)
-        if key is not None and EUTILS_PATH in request.url:
+        spider = spider or getattr(self.crawler, "spider", None)
+        key = getattr(spider, "api_key", None)
+        if "api_key=" in request.url:   # e.g. a redirect Location that carried the key over: never forwarded
+            request._set_url(_with_param(request.url, "api_key", None))
+        if key is not None and is_eutils(request.url, spider.base_url):
             request._set_url(_with_param(request.url, "api_key", key.value))
             request.meta["_api_key"] = True
         return None

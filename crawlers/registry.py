@@ -10,12 +10,10 @@ that crawl or list; ``--help`` never calls it.
 
 from __future__ import annotations
 
-import importlib
 import inspect
-import pkgutil
 from functools import cache
 
-from manifests.registry import lookup
+from manifests.registry import declared_classes, lookup
 
 
 @cache
@@ -29,19 +27,7 @@ def discover(package: str) -> dict[str, type]:
     RuntimeError when two share a name (the second would silently shadow the first)."""
     from crawlers.engine.spider import SourceSpider
 
-    found: dict[str, type] = {}
-    for info in pkgutil.iter_modules(importlib.import_module(package).__path__, package + "."):
-        if info.ispkg or info.name == __name__:
-            continue
-        module = importlib.import_module(info.name)
-        for _, cls in inspect.getmembers(module, inspect.isclass):
-            if not (issubclass(cls, SourceSpider) and cls.__module__ == module.__name__ and cls.name):
-                continue
-            if cls.name in found:
-                raise RuntimeError(f"two sources named {cls.name!r}: {found[cls.name].__module__}."
-                                   f"{found[cls.name].__qualname__} and {module.__name__}.{cls.__qualname__}")
-            found[cls.name] = cls
-    return dict(sorted(found.items()))
+    return declared_classes(package, SourceSpider, "sources", skip=lambda name: name == __name__)
 
 
 def spider_class(name: str) -> type:

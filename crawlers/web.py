@@ -120,6 +120,16 @@ class Spider(SourceSpider):
                     raise UsageError(f"web option {key}={options[key]!r} is not a valid selector ({err})") from None
 
     @classmethod
+    def check_base_url(cls, base_url: str, options: dict) -> None:
+        if base_url:
+            return
+        for what, url in [("start URL", u) for u in listify(options.get("start_urls"))] + (
+                [("sitemap", options["sitemap"])] if options.get("sitemap") else []):
+            if not str(url).startswith(("http://", "https://")):
+                raise UsageError(f"web {what} {url!r} is a path: give an absolute http(s) URL, or --base-url "
+                                 f"to resolve it against")
+
+    @classmethod
     def scrapy_settings(cls, options: dict) -> dict:
         s: dict = {}
         if options.get("per_host") is not None:

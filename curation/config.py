@@ -37,10 +37,13 @@ class CurateConfig:
     workers: int = 2
     chunk: int = 32
     png_compress_level: int = 6
+    part_rows: int = 0                # > 0: write manifest.parquet/ as parts of at most this many rows
 
     def __post_init__(self):
         if self.workers < 1:
             raise ValueError("workers must be >= 1")
+        if self.part_rows < 0:
+            raise ValueError("part_rows must be >= 0 (0 = one manifest file)")
         if not 0 <= self.near_dup_threshold <= 32:
             raise ValueError("near_dup_threshold must be between 0 and 32")
         if self.ocr:
@@ -51,7 +54,7 @@ class CurateConfig:
     def fingerprint(self) -> str:
         """What changes a record (workers / chunk do not)."""
         d = dataclasses.asdict(self)
-        for k in ("workers", "chunk", "near_dup_threshold", "near_dup_fine_threshold"):
+        for k in ("workers", "chunk", "near_dup_threshold", "near_dup_fine_threshold", "part_rows"):
             d.pop(k)
         d["stage"] = STAGE_VERSION
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]

@@ -3,7 +3,8 @@
 Reads ``<data>/raw/<source>/items.jsonl`` (+ files) of one or more raw stores; writes into ``out``:
 
 * ``images/ab/<sha256>.png`` -- normalised images (exact duplicates share one file);
-* ``manifest.parquet`` -- one record per raw item (:mod:`manifests.schema`), written atomically;
+* ``manifest.parquet`` -- one record per raw item (:mod:`manifests.schema`), written atomically
+  (``part_rows > 0``: a directory ``manifest.parquet/part-*.parquet``);
 * ``stats.json`` -- counts and timings, written last (doubles as the "done" marker);
 * ``run.json`` -- via the ``before_stats`` hook the CLI passes;
 * ``.work/journal.jsonl`` -- one finished record per line, appended as records finish, so a
@@ -13,7 +14,8 @@ Reads ``<data>/raw/<source>/items.jsonl`` (+ files) of one or more raw stores; w
 Per item: decode (:mod:`curation.images`) -> normalise -> burned-in identifier scan and
 redaction (:mod:`curation.ocr`) -> PNG store + pHash + quality flags (in a process pool); text:
 identifier scrub then report labels (:mod:`curation.text`, in the main process, overlapping
-the pool). Then near-duplicate groups over all records (:mod:`curation.dedup`).
+the pool); ``executor=<ray>`` runs the same functions as Ray tasks and actors instead
+(:mod:`curation.engines`). Then near-duplicate groups over all records (:mod:`curation.dedup`).
 Per-record problems become ``status="error"`` + ``error``; the run always finishes.
 """
 
@@ -26,19 +28,23 @@ import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from curation.config import STAGE_VERSION, CurateConfig
-from curation.jobs import image_job, worker_init
-from curation.records import TextError, base_record, finish, mask_identifiers, read_text, text_columns
+from curation.records import TextError, base_record, finish, mask_identifiers, read_text
 from manifests.errors import UsageError
+from manifests.guards import disk_full_is_stage_error, run_lock
 from manifests.jsonl import complete_lines, open_append
+from manifests.paths import OutsideRoot
 from manifests.raw import RawItem, RawStore, find_stores
 
+if TYPE_CHECKING:
+    from manifests.executor import Executor
+
 JOURNAL = ".work/journal.jsonl"
+LOCK_NAME = ".curate.lock"   # one curate run per --out (manifests.guards.run_lock)
 
 
 def _item_fingerprint(item: RawItem, path: Path | None, cfg_fp: str) -> str:
@@ -78,13 +84,20 @@ def _to_datetime(value) -> datetime | None:
 def curate_run(
     cfg: CurateConfig, raw_dirs: Iterable[str | os.PathLike], out: str | os.PathLike, *,
     progress: Callable[[Iterable], Iterable] | None = None, before_stats: Callable[[dict], None] | None = None,
+    executor: Executor | None = None,
 ) -> dict:
-    """Curate the raw stores under ``raw_dirs`` into ``out``; returns the summary (= stats.json)."""
-    from curation.dedup import group_duplicates
-    from manifests.io import MANIFEST_NAME, write_json_atomic, write_manifest
-    from manifests.schema import from_records
+    """Curate the raw stores under ``raw_dirs`` into ``out``; returns the summary (= stats.json).
 
+    ``executor`` (:mod:`manifests.executor`, started): where the per-record work runs; None or
+    ``local`` is this machine's process pool, ``ray`` a Ray cluster (:mod:`curation.engines`).
+    The global steps (near-duplicate grouping, the manifest write) run here, on the driver.
+    One run per ``out`` (a second one stops naming the holder); a full disk is "disk full" (what
+    is done stays in the journal; the same command resumes).
+    """
     raw_dirs = [Path(d) for d in raw_dirs]
+    out = Path(out)
+    if executor is not None and executor.distributed:  # tasks run elsewhere: no paths relative to this cwd
+        raw_dirs, out = [d.absolute() for d in raw_dirs], out.absolute()
     if not raw_dirs:
         raise UsageError("curate run needs at least one raw directory")
     stores: list[RawStore] = []
@@ -96,6 +109,22 @@ def curate_run(
     if out.resolve() in {d.resolve() for d in raw_dirs}:
         raise UsageError("--out must not be a raw directory (a stage never edits its input)")
     out.mkdir(parents=True, exist_ok=True)
+
+    def done() -> str:
+        j = out / JOURNAL
+        n = j.read_bytes().count(b"\n") if j.exists() else 0
+        return f"{n} record(s) done are kept in {j}"
+
+    with run_lock(out, name=LOCK_NAME, what="curate run"), disk_full_is_stage_error(out, done):
+        return _curate(cfg, stores, out, progress, before_stats, executor)
+
+
+def _curate(cfg: CurateConfig, stores: list[RawStore], out: Path, progress, before_stats, executor) -> dict:
+    from curation.dedup import group_duplicates
+    from curation.engines import make_engine
+    from manifests.io import MANIFEST_NAME, write_json_atomic, write_manifest
+    from manifests.schema import from_records
+
     t_start = time.perf_counter()
 
     items: list[tuple[RawStore, RawItem]] = []
@@ -116,7 +145,10 @@ def curate_run(
     records: dict[str, dict] = {}
     todo: list[tuple[RawStore, RawItem, Path | None, str]] = []
     for store, item in items:
-        path = store.resolve(item)
+        try:
+            path = store.resolve(item)
+        except OutsideRoot as err:   # never read: the record says why
+            item, path = dataclasses.replace(item, status="error", error=str(err)), None
         fp = _item_fingerprint(item, path, cfg_fp)
         old = journal.get(item.key)
         if old is not None and old[0] == fp:
@@ -126,15 +158,16 @@ def curate_run(
     reused = len(records)
 
     timings: Counter = Counter()
-    chunks = [todo[i:i + cfg.chunk] for i in range(0, len(todo), cfg.chunk)]
-    pool = _Pool(cfg.workers) if cfg.workers > 1 and todo else None
+    engine = make_engine(cfg, executor) if todo else None
     try:
+        size = engine.chunk if engine is not None else cfg.chunk
+        chunks = [todo[i:i + size] for i in range(0, len(todo), size)]
         with open_append(journal_path) as jfh:
             for chunk in (progress(chunks) if progress else chunks):
-                records.update(_run_chunk(chunk, cfg, out, pool, jfh, timings))
+                records.update(_run_chunk(chunk, cfg, out, engine, jfh, timings))
     finally:
-        if pool is not None:
-            pool.shutdown()
+        if engine is not None:
+            engine.close()
 
     t_dedup = time.perf_counter()
     ordered = [records[item.key] for _, item in items]
@@ -152,7 +185,8 @@ def curate_run(
         r["retrieved_at"] = _to_datetime(r.get("retrieved_at"))
         final.append(r)
     timings["dedup"] += time.perf_counter() - t_dedup
-    write_manifest(from_records(final), out / MANIFEST_NAME, meta={"stage": STAGE_VERSION, "config": dataclasses.asdict(cfg)})
+    write_manifest(from_records(final), out / MANIFEST_NAME, meta={"stage": STAGE_VERSION, "config": dataclasses.asdict(cfg)},
+                   part_rows=cfg.part_rows or None)
     wall = time.perf_counter() - t_start
 
     status = Counter(r["status"] for r in final)
@@ -173,6 +207,7 @@ def curate_run(
         "seconds": round(wall, 3),
         "items_per_s": round(len(todo) / wall, 3) if todo and wall else None,
         "stage_seconds": {k: round(v, 3) for k, v in timings.items()},
+        **(executor.describe() if executor is not None else {"executor": "local"}),
     }
     if before_stats is not None:
         before_stats(summary)
@@ -180,41 +215,14 @@ def curate_run(
     return summary
 
 
-class _Pool:
-    """The worker pool, restartable after a worker died."""
-
-    def __init__(self, workers: int):
-        self.workers = workers
-        self.ex = ProcessPoolExecutor(max_workers=workers, initializer=worker_init)
-
-    def map(self, jobs: list[dict]):
-        return self.ex.map(image_job, jobs)
-
-    def restart(self) -> None:
-        self.ex.shutdown(wait=False, cancel_futures=True)
-        self.ex = ProcessPoolExecutor(max_workers=self.workers, initializer=worker_init)
-
-    def shutdown(self) -> None:
-        self.ex.shutdown()
-
-
-def _isolated(job: dict) -> dict:
-    with ProcessPoolExecutor(max_workers=1, initializer=worker_init) as ex:
-        try:
-            return ex.submit(image_job, job).result()
-        except BrokenProcessPool:
-            return {"status": "error", "error": f"{Path(job['path']).name}: the decoder crashed its process (malformed file?)",
-                    "quality_flags": ["unreadable"], "phi_flags": [], "seconds": {}}
-
-
-def _run_chunk(chunk, cfg: CurateConfig, out: Path, pool, jfh, timings: Counter) -> dict[str, dict]:
+def _run_chunk(chunk, cfg: CurateConfig, out: Path, engine, jfh, timings: Counter) -> dict[str, dict]:
     jobs, job_idx = [], []
     for i, (_, item, path, _) in enumerate(chunk):
         if item.status == "ok" and path is not None:
             jobs.append({"path": str(path), "cfg": cfg, "out": str(out), "sha256": item.sha256})
             job_idx.append(i)
-    results = pool.map(jobs) if pool is not None else map(image_job, jobs)
-    # text of this chunk in the main process while the pool decodes and OCRs
+    handle = engine.start_images(jobs)
+    # text of this chunk while the pool decodes and OCRs
     t0 = time.perf_counter()
     texts: list[str | None] = []
     text_errors: list[str | None] = []
@@ -225,16 +233,13 @@ def _run_chunk(chunk, cfg: CurateConfig, out: Path, pool, jfh, timings: Counter)
         except TextError as err:
             texts.append(None)
             text_errors.append(str(err))
-    txt = text_columns(texts, cfg)
+    txt_handle = engine.texts(texts)
     timings["text"] += time.perf_counter() - t0
     imgs: list[dict | None] = [None] * len(chunk)
-    try:
-        results = list(results)
-    except BrokenProcessPool:
-        # a native decoder crashed a worker: redo this chunk one file per process, so only the
-        # culprit fails, then carry on with a fresh pool
-        results = [_isolated(job) for job in jobs]
-        pool.restart()
+    results = engine.image_results(handle, jobs)
+    t0 = time.perf_counter()
+    txt = txt_handle()
+    timings["text_wait"] += time.perf_counter() - t0
     for i, res in zip(job_idx, results):
         imgs[i] = res
         for k, v in res.pop("seconds", {}).items():
@@ -244,7 +249,7 @@ def _run_chunk(chunk, cfg: CurateConfig, out: Path, pool, jfh, timings: Counter)
     has_text = {i for i, t in enumerate(texts) if t is not None} | set(pdf_idx)
     if pdf_idx:
         t1 = time.perf_counter()
-        for i, cols in zip(pdf_idx, text_columns([imgs[i].pop("ocr_text") or None for i in pdf_idx], cfg)):
+        for i, cols in zip(pdf_idx, engine.texts([imgs[i].pop("ocr_text") or None for i in pdf_idx])()):
             txt[i] = cols
             chunk[i][1].text_kind = chunk[i][1].text_kind or "ocr"
         timings["text"] += time.perf_counter() - t1

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from manifests.errors import UsageError
+from manifests.paths import OutsideRoot
 from manifests.raw import RawItem, RawStore
 
 from curation.config import STAGE_VERSION
@@ -33,7 +33,10 @@ def read_text(item: RawItem, store: RawStore) -> str | None:
     text = item.text
     tf = (item.meta or {}).get("text_file")
     if text is None and tf:
-        p = Path(tf) if Path(tf).is_absolute() else store.root / tf
+        try:
+            p = store.resolve(item, tf)
+        except OutsideRoot as err:
+            raise TextError(f"text file: {err}") from None
         try:
             data = p.read_bytes()
         except OSError as err:

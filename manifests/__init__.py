@@ -20,11 +20,14 @@ Public API, by module:
   ``SPLITS``, ``STATUSES``.
 * :mod:`manifests.labels` — NIH-14/15 and CheXpert-14 vocabularies, the mapping between them,
   ``canonical()`` for source spellings, the four ``State``\\ s, ``state_from_numeric()``.
-* :mod:`manifests.io` — ``read_manifest`` / ``write_manifest`` / ``read_meta``, ``merge``,
-  ``rebase_image_paths``, ``write_json_atomic``, ``atomic_path``.
+* :mod:`manifests.io` — ``read_manifest`` / ``write_manifest`` / ``read_meta``, partitioned manifests
+  (a directory ``manifest.parquet/part-*.parquet``: ``manifest_parts``, ``read_parts``, ``iter_batches``,
+  ``write_manifest(..., part_rows=N)``), ``merge``, ``rebase_image_paths``, ``write_json_atomic``, ``atomic_path``.
 * :mod:`manifests.raw` — ``RawStore`` / ``RawItem``: the raw store contract (append, resume, stats).
 * :mod:`manifests.errors` — ``UsageError`` (exit 2), ``StageError`` (exit 1), ``ManifestError``.
 * :mod:`manifests.registry` — ``lookup()`` / ``did_you_mean()`` for every name registry.
+* :mod:`manifests.executor` — the executor seam (``local`` | ``ray``) ``crawl`` and ``curate run`` share:
+  ``EXECUTORS``, ``make_executor``, ``Executor.map``; Ray is imported only when one starts.
 * :mod:`training.dataset_view` — a manifest as a training set (targets, decode, epoch order).
 * :mod:`manifests.columnar` — memory-light column reads of big manifests: ``read_columns``,
   ``label_codes`` (labels as integer codes), ``read_full`` / ``write_full``.

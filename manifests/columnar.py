@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from manifests.errors import ManifestError
-from manifests.io import META_KEY, atomic_path, resolve_manifest
+from manifests.io import META_KEY, atomic_path, manifest_parts, num_rows, read_parts, read_schema, resolve_manifest, write_parts
 from manifests.schema import SCHEMA
 
 LABEL_FIELDS = ("finding", "state", "label_source")
@@ -51,15 +51,15 @@ def read_columns(path: str | os.PathLike, columns: Iterable[str], *, skip: Itera
     p = resolve_manifest(path)
     columns, skip = list(columns), set(skip)
     try:
-        file_schema = pq.read_schema(p)
+        file_schema = read_schema(p)
         present = [c for c in columns if c in file_schema.names and c not in skip]
         lean = "labels" in present and file_schema.field("labels").type == SCHEMA.field("labels").type
         plain = [c for c in present if not (lean and c == "labels")]
-        raw = pq.read_table(p, columns=plain) if plain else None
+        raw = read_parts(p, columns=plain) if plain else None
         labels = _read_lean_labels(p) if lean else None
     except (pa.ArrowInvalid, OSError) as err:
         raise ManifestError(f"cannot read manifest '{p}': {err}") from err
-    n = raw.num_rows if raw is not None else len(labels) if labels is not None else pq.ParquetFile(p).metadata.num_rows
+    n = raw.num_rows if raw is not None else len(labels) if labels is not None else num_rows(p)
     arrays, fields = [], []
     for c in columns:
         if lean and c == "labels":
@@ -78,11 +78,13 @@ def read_columns(path: str | os.PathLike, columns: Iterable[str], *, skip: Itera
 
 def _read_lean_labels(path: Path) -> pa.ChunkedArray:
     """``labels`` with only the leaves finding/state/label_source, dictionary-encoded, one chunk
-    per row group (Parquet reads just those leaf columns)."""
-    pf = pq.ParquetFile(path, read_dictionary=_LABEL_DICT)
-    leaves = [i for i in range(len(pf.schema)) if pf.schema.column(i).path in _LABEL_DICT]
-    chunks = [pf.reader.read_row_group(g, column_indices=leaves).column(0) for g in range(pf.num_row_groups)]
-    chunks = [c for ch in chunks for c in ch.chunks]
+    per row group of each part (Parquet reads just those leaf columns)."""
+    chunks = []
+    for part in manifest_parts(path):
+        pf = pq.ParquetFile(part, read_dictionary=_LABEL_DICT)
+        leaves = [i for i in range(len(pf.schema)) if pf.schema.column(i).path in _LABEL_DICT]
+        groups = [pf.reader.read_row_group(g, column_indices=leaves).column(0) for g in range(pf.num_row_groups)]
+        chunks.extend(c for ch in groups for c in ch.chunks)
     if not chunks:
         t = pa.list_(pa.struct([pa.field(f, pa.dictionary(pa.int32(), pa.string())) for f in LABEL_FIELDS]))
         return pa.chunked_array([], type=t)
@@ -190,8 +192,8 @@ def read_full(path: str | os.PathLike) -> pa.Table:
     """
     p = resolve_manifest(path)
     try:
-        if pq.read_schema(p).remove_metadata().equals(SCHEMA):
-            return pq.read_table(p, read_dictionary=_LABEL_DICT)
+        if read_schema(p).remove_metadata().equals(SCHEMA):
+            return read_parts(p, read_dictionary=_LABEL_DICT)
     except (pa.ArrowInvalid, OSError) as err:
         raise ManifestError(f"cannot read manifest '{p}': {err}") from err
     from manifests.io import read_manifest
@@ -215,11 +217,12 @@ def _has_path(schema: pa.Schema, path: str) -> bool:
     return path.split(".")[0] in schema.names
 
 
-def write_full(table: pa.Table, path: str | os.PathLike, *, meta: dict | None = None) -> Path:
+def write_full(table: pa.Table, path: str | os.PathLike, *, meta: dict | None = None, part_rows: int | None = None) -> Path:
     """Write a table from :func:`read_full` atomically (the same Parquet as ``write_manifest``).
 
     The Arrow schema is not stored, so readers see the plain schema types (dictionary encoding is
     a Parquet page detail); the medharvest metadata of ``table`` is kept and updated with ``meta``.
+    ``part_rows``: a partitioned manifest (see :func:`manifests.io.write_manifest`).
     """
     path = Path(path)
     if path.suffix != ".parquet":
@@ -227,9 +230,15 @@ def write_full(table: pa.Table, path: str | os.PathLike, *, meta: dict | None = 
     old = table.schema.metadata or {}
     merged = {**(json.loads(old[META_KEY]) if META_KEY in old else {}), **(meta or {})}
     table = table.replace_schema_metadata(None)
-    with atomic_path(path, ".parquet") as tmp:
-        with pq.ParquetWriter(tmp, table.schema, compression="zstd", store_schema=False,
-                              use_dictionary=[c for c in DICTIONARY_COLUMNS if _has_path(table.schema, c)]) as writer:
-            writer.write_table(table, row_group_size=128 * 1024)
+
+    def write(t: pa.Table, dest: Path) -> None:
+        with pq.ParquetWriter(dest, t.schema, compression="zstd", store_schema=False,
+                              use_dictionary=[c for c in DICTIONARY_COLUMNS if _has_path(t.schema, c)]) as writer:
+            writer.write_table(t, row_group_size=128 * 1024)
             writer.add_key_value_metadata({META_KEY.decode(): json.dumps(merged, sort_keys=True)})
+
+    if part_rows:
+        return write_parts(table, path, part_rows, write)
+    with atomic_path(path, ".parquet") as tmp:
+        write(table, tmp)
     return path

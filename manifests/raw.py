@@ -92,6 +92,7 @@ class RawStore:
         self.items_path = self.root / "items.jsonl"
         self.stats_path = self.root / "stats.json"
         self._fh = None
+        self._roots: list[Path] | None = None
 
     # -- reading ------------------------------------------------------------------------
     def iter_items(self) -> Iterator[RawItem]:
@@ -115,16 +116,59 @@ class RawStore:
     def done_ids(self) -> set[str]:
         return {sid for sid, it in self.latest().items() if it.status == "ok"}
 
-    def resolve(self, item: RawItem) -> Path | None:
-        """Absolute path of the item's file."""
-        if not item.file:
+    def roots(self) -> list[Path]:
+        """Where this store's item files may be: the store, plus the dataset root a local import recorded."""
+        roots = [self.root]
+        try:
+            imported = json.loads(self.stats_path.read_text(encoding="utf-8")).get("root")
+        except (OSError, ValueError, AttributeError):
+            imported = None
+        if isinstance(imported, str) and Path(imported).is_absolute():
+            roots.append(Path(imported))
+        return roots
+
+    def resolve(self, item: RawItem, name: str | None = None) -> Path | None:
+        """Absolute path of the item's file (or of ``name``, e.g. ``meta["text_file"]``).
+
+        Raises :class:`manifests.paths.OutsideRoot` when it points outside :meth:`roots`
+        (``../../etc/passwd``, an absolute path elsewhere, a symlink out of the store): never read.
+        Under an imported dataset root, a user's own symlinks may point elsewhere (only ``..`` and
+        absolute paths are judged there).
+        """
+        from manifests.paths import OutsideRoot, contained
+
+        rel = item.file if name is None else name
+        if not rel:
             return None
-        p = Path(item.file)
-        return p if p.is_absolute() else self.root / p
+        if self._roots is None:
+            self._roots = self.roots()
+        what = f"{item.source}:{item.source_id}: file"
+        try:
+            return contained(rel, self._roots[:1], what=what)
+        except OutsideRoot:
+            if len(self._roots) == 1:
+                raise
+        try:
+            return contained(rel, self._roots[1:], what=what, follow_symlinks=False)
+        except OutsideRoot:
+            raise OutsideRoot(f"{what} '{rel}' is outside '{self._roots[0]}' and the imported dataset root "
+                              f"'{self._roots[1]}': refused (paths must stay inside their root)") from None
+
+    def shard(self, name: str) -> "RawStore":
+        """Shard ``name`` of this store (a distributed crawl's unit of work and of resume): its own
+        ``shards/<name>/items.jsonl`` + ``stats.json`` (the shard's "done" marker), the common
+        ``files/`` tree (so paths in items are the same as a one-machine crawl's)."""
+        if not name or "/" in name or name.startswith("."):
+            raise ValueError(f"shard name {name!r} is not a valid directory name")
+        s = RawStore(self.root.parent.parent, self.source)
+        s.items_path = self.root / "shards" / name / "items.jsonl"
+        s.stats_path = self.root / "shards" / name / "stats.json"
+        return s
 
     # -- writing ------------------------------------------------------------------------
     def open(self) -> "RawStore":
         self.files_dir.mkdir(parents=True, exist_ok=True)
+        self.items_path.parent.mkdir(parents=True, exist_ok=True)  # a shard's own directory
         self._fh = open_append(self.items_path)
         return self
 

@@ -77,6 +77,24 @@ def add_common(p: argparse.ArgumentParser, *, config: bool = True, quiet: bool =
         p.add_argument("-q", "--quiet", action="store_true", help="no progress bars or tables")
 
 
+def add_executor(p: argparse.ArgumentParser) -> None:
+    """``--executor NAME`` and ``--ray-address ADDR`` (see :mod:`manifests.executor`)."""
+    from manifests.executor import EXECUTORS
+
+    p.add_argument("--executor", default="local", metavar="NAME",
+                   help=f"where the per-record work runs: {', '.join(EXECUTORS)} (default local)")
+    p.add_argument("--ray-address", metavar="ADDR",
+                   help="with --executor ray: 'auto' joins the running cluster, host:port or ray://host:10001 "
+                        "joins that one; without it a local Ray is started for this run")
+
+
+def executor_from(args):
+    """The (unstarted) executor the flags name; an unknown name is a usage error, before any work."""
+    from manifests.executor import make_executor
+
+    return make_executor(args.executor, args.ray_address)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)

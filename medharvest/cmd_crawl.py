@@ -17,7 +17,7 @@ def _option(text: str) -> tuple[str, object]:
 
 
 def register(sub) -> None:
-    from medharvest.cli import add_common
+    from medharvest.cli import add_common, add_executor
 
     p = sub.add_parser(
         "crawl", help="download a public source into DIR/raw/SOURCE (items.jsonl + files)",
@@ -38,7 +38,8 @@ def register(sub) -> None:
                    help="insist on resuming: exit 2 when DIR/raw/SOURCE holds no previous run (resuming is the default)")
     p.add_argument("--fresh", action="store_true", help="delete DIR/raw/SOURCE first and start over")
     p.add_argument("--manifest", metavar="FILE", help="gdc: download the files of a GDC portal manifest")
-    p.add_argument("--workers", type=int, help="download threads (default 8)")
+    p.add_argument("--workers", type=int, help="download threads (default 8; per shard task with --executor ray)")
+    p.add_argument("--shard-size", type=int, metavar="N", help="--executor ray: items per shard task (default 500)")
     p.add_argument("--contact", metavar="EMAIL|URL",
                    help="how the site operators can reach you, sent in the User-Agent (required by wikimedia; "
                         "default $MEDHARVEST_CONTACT)")
@@ -49,6 +50,7 @@ def register(sub) -> None:
     p.add_argument("--sitemap", metavar="URL", help="web: crawl the pages a sitemap.xml (or sitemap index) lists")
     p.add_argument("--option", action="append", type=_option, default=[], metavar="KEY=VALUE",
                    help="source option, e.g. project=mimic-cxr, include='sub-*/anat/*.nii.gz' (repeatable)")
+    add_executor(p)
     add_common(p)
     p.set_defaults(func=run)
 
@@ -71,8 +73,14 @@ def run(args) -> int:
     if args.resume and args.fresh:
         raise UsageError("--resume and --fresh contradict each other")
     registry.spider_class(args.source)  # unknown source -> "did you mean" (exit 2) before any work
-    if args.resume and not (Path(args.out) / "raw" / args.source / "items.jsonl").exists():
+    root = Path(args.out) / "raw" / args.source
+    if args.resume and not ((root / "items.jsonl").exists() or (root / ".plan" / "plan.json").exists()):
         raise UsageError(f"--resume: {args.out}/raw/{args.source} holds no previous run (drop --resume to start one)")
+    from medharvest.cli import executor_from
+
+    executor = executor_from(args)  # unknown executor -> "did you mean" (exit 2) before any work
+    if args.shard_size is not None and not executor.distributed:
+        raise UsageError("--shard-size needs --executor ray (a local crawl has no shards)")
 
     from crawlers.engine.credentials import present
     from crawlers.engine.run import CrawlConfig, crawl
@@ -92,14 +100,17 @@ def run(args) -> int:
     if getattr(args, "contact", None):
         options["contact"] = args.contact
     cfg = resolve(CrawlConfig, toml=toml, flags={"query": args.query, "limit": args.limit, "base_url": args.base_url,
-                                                  "workers": args.workers, "options": options or None})
+                                                  "workers": args.workers, "shard_size": args.shard_size,
+                                                  "options": options or None})
     start = time.perf_counter()
-    summary = crawl(args.source, args.out, query=cfg.query, limit=cfg.limit, base_url=cfg.base_url, resume=not args.fresh,
-                    options=cfg.options, workers=cfg.workers, in_process=True,
-                    log_level="INFO" if getattr(args, "verbose", 0) else "WARNING")
+    with executor:
+        summary = crawl(args.source, args.out, query=cfg.query, limit=cfg.limit, base_url=cfg.base_url, resume=not args.fresh,
+                        options=cfg.options, workers=cfg.workers, in_process=True, executor=executor,
+                        shard_size=cfg.shard_size, log_level="INFO" if getattr(args, "verbose", 0) else "WARNING")
+        where = executor.describe()
     seconds = round(time.perf_counter() - start, 2)
     write_run_json(f"{args.out}/raw/{args.source}", f"crawl {args.source}",
-                   {**as_dict(cfg), "credentials_present": present()}, {**summary, "seconds": seconds})
+                   {**as_dict(cfg), **where, "credentials_present": present()}, {**summary, "seconds": seconds})
     summary_table(f"crawl {args.source} -> {args.out}/raw/{args.source}", {
         "items": summary.get("items"), "status": summary.get("status"), **summary.get("run", {}), "seconds": seconds,
     }, quiet=args.quiet)

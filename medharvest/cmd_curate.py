@@ -19,7 +19,7 @@ import argparse
 
 
 def register(sub) -> None:
-    from medharvest.cli import add_common
+    from medharvest.cli import add_common, add_executor
 
     p = sub.add_parser("curate", help="decode, de-duplicate, OCR, label and scrub raw items into a manifest")
     csub = p.add_subparsers(dest="curate_command", metavar="STEP")
@@ -36,7 +36,10 @@ def register(sub) -> None:
     r.add_argument("--near-dup-threshold", type=int, metavar="BITS", help="pHash Hamming distance of near duplicates (default 6)")
     r.add_argument("--wsi-tiles", type=int, metavar="N", help="also store up to N tissue tiles per whole-slide image")
     r.add_argument("--wsi-magnification", type=float, metavar="X", help="objective magnification of those tiles (default 5)")
-    r.add_argument("--workers", type=int, metavar="N", help="worker processes for decode + OCR (default 2)")
+    r.add_argument("--workers", type=int, metavar="N", help="worker processes for decode + OCR (default 2; local executor)")
+    r.add_argument("--part-rows", type=int, metavar="N",
+                   help="write DIR/manifest.parquet/ as a directory of part-*.parquet of at most N rows")
+    add_executor(r)
     add_common(r)
     r.set_defaults(func=_run)
 
@@ -72,20 +75,22 @@ def register(sub) -> None:
 
 def _run(args) -> int:
     from curation.pipeline import CurateConfig, curate_run
+    from medharvest.cli import executor_from
     from medharvest.config import as_dict, load_toml, resolve
     from medharvest.output import progress, summary_table
     from medharvest.runinfo import write_run_json
 
     flags = {k: getattr(args, k) for k in ("ocr", "redact", "labels", "scrub", "keep_16bit", "near_dup_threshold", "wsi_tiles",
-                                      "wsi_magnification", "workers")}
+                                      "wsi_magnification", "workers", "part_rows")}
     cfg = resolve(CurateConfig, toml=load_toml(args.config, "curate"), flags=flags)
-    summary = curate_run(
-        cfg, args.raw_dirs, args.out,
-        progress=lambda it: progress(it, desc="curate (chunks)", quiet=args.quiet),
-        before_stats=lambda s: write_run_json(args.out, "curate run", as_dict(cfg), s),
-    )
+    with executor_from(args) as executor:
+        summary = curate_run(
+            cfg, args.raw_dirs, args.out, executor=executor,
+            progress=lambda it: progress(it, desc="curate (chunks)", quiet=args.quiet),
+            before_stats=lambda s: write_run_json(args.out, "curate run", {**as_dict(cfg), **executor.describe()}, s),
+        )
     summary_table(f"curate run -> {args.out}", {k: summary[k] for k in ("records", "status", "processed", "reused",
-                  "images_stored", "dup_groups", "quality_flags", "seconds")}, quiet=args.quiet)
+                  "images_stored", "dup_groups", "quality_flags", "executor", "seconds")}, quiet=args.quiet)
     return 0
 
 

@@ -20,12 +20,13 @@ KEY_ENV = ("MEDHARVEST_LLM_API_KEY", "OPENAI_API_KEY")
 
 
 def register(csub) -> None:
+    from curation.caption.base import captioners
     from medharvest.cli import add_common
 
     c = csub.add_parser("caption", help="add captions (text_kind=caption) to a manifest's images -> DIR/manifest.parquet")
     c.add_argument("manifest", metavar="MANIFEST")
     c.add_argument("--out", required=True, metavar="DIR")
-    c.add_argument("--captioner", default=None, metavar="NAME", help="template (default) | blip | llm")
+    c.add_argument("--captioner", default=None, metavar="NAME", help=" | ".join(captioners()) + " (default: template)")
     c.add_argument("--only-missing", action="store_true", default=None, help="only records with no text and no caption")
     c.add_argument("--model", metavar="PATH|ID", help="blip: checkpoint dir or cached hub id; llm: model name")
     c.add_argument("--endpoint", metavar="URL", help="llm: OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1")

@@ -23,3 +23,23 @@ def shared_path(*parts: str) -> Path:
 def shared():
     """``shared("data", "nih_cxr14_64px")`` -> Path, skipping when absent."""
     return shared_path
+
+
+@pytest.fixture(scope="session")
+def ray_executor():
+    """A real local Ray cluster (2 CPUs), started once per test session and shared by the Ray tests.
+
+    Yields a started :class:`manifests.executor.RayExecutor`; Ray is shut down at the session's end.
+    """
+    import importlib.util
+
+    if importlib.util.find_spec("ray") is None:  # not importorskip: Ray must be first imported by ray_init
+        pytest.skip("needs ray (uv sync)")
+    from manifests.executor import RayExecutor
+
+    ex = RayExecutor(num_cpus=2).start()
+    try:
+        yield ex
+    finally:
+        ex._owns = True
+        ex.close()

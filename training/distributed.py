@@ -5,6 +5,10 @@ it lives in the hub because the two spokes may not import each other.
 
 Under ``torchrun --nproc_per_node N`` the environment carries ``WORLD_SIZE``/``RANK``/``LOCAL_RANK``;
 :func:`setup` then joins the process group (NCCL on GPU, gloo on CPU). Without it, a single process.
+Several machines: run on each, with the manifest (one file or ``manifest.parquet/part-*.parquet``)
+on storage they all see, ``torchrun --nnodes N --nproc_per_node G --rdzv_backend c10d
+--rdzv_endpoint HEAD:29500 --rdzv_id JOB -m medharvest gan train ...``; ``RANK`` is then global and
+``LOCAL_RANK`` picks the device (tested with two CPU "nodes": ``tests/gan/test_distributed.py``).
 """
 
 from __future__ import annotations

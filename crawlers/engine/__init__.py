@@ -15,12 +15,21 @@ Public API
     ``.part`` files continue with HTTP Range. ``in_process=False``
     runs Scrapy in a child process (``python -m crawlers.engine.run_spider``) because a Twisted
     reactor starts once per process; the CLI runs it in-process.
+    ``executor=`` (a started :mod:`manifests.executor` executor, ``shard_size=500``): with ``ray``,
+    discovery stays here and the downloads run as shard tasks on the cluster
+    (:mod:`crawlers.engine.shards`; politeness across the cluster: :mod:`crawlers.engine.cluster_gate`).
 ``Downloader`` / ``FileRequest`` / ``FileResult`` (:mod:`crawlers.engine.download`)
-    ``Downloader(user_agent=…, auth=…, headers=…, per_host=8, rate=None, retries=5, backoff=0.5,
-    error_hint=fn).fetch(FileRequest(url, dest, checksum="md5:…", size=…, expect="image"))`` streams
+    ``Downloader(user_agent=…, auth=…, secret_headers=…, credential_origin=base_url, headers=…, per_host=8,
+    rate=None, retries=5, backoff=0.5, max_retry_after=300, retry_budget=600, file_deadline=6 h,
+    min_rate=1024, rate_window=60, error_hint=fn).fetch(FileRequest(url, dest, checksum="md5:…",
+    size=…, expect="image"))`` streams
     one file to ``<dest>.part`` and renames it when size + checksum + content sniffing pass
     (bodies >= ``big_body`` bytes, 32 MiB: ``readinto`` a ring of ``big_chunk`` buffers, sha256 on the
-    receiving thread, the write on a helper thread, :mod:`crawlers.engine.stream`);
+    receiving thread, the write on a helper thread, :mod:`crawlers.engine.stream`). Credentials go
+    to ``credential_origin`` only (scheme, host and port compared exactly on every request and
+    redirect hop, :func:`crawlers.engine.credentials.same_origin`); a body slower than ``min_rate``
+    over ``rate_window`` s or past ``file_deadline`` is cut (:mod:`crawlers.engine.watchdog`); a
+    ``Retry-After`` over ``max_retry_after`` is not slept on; a full disk is ``disk_full`` (no retry);
     ``fetch_many(reqs, workers=16, processes=1)`` runs a thread pool (``processes>1``: forked worker
     processes, for many small files); ``request(method, url, **kw)`` is an API call
     with the same retries (raises ``DownloadError``). Failures come back as ``status="error"``.
@@ -48,7 +57,9 @@ with pure functions (bytes in, items out) so tests need no server. Yield items m
      "body": bytes | None}                   # bytes the spider already fetched through Scrapy (small
                                              # page images): written atomically, no second request
 
-``self.item`` returns None once ``limit`` items were emitted (stop paging then). Big files never
+``self.item`` returns None once ``limit`` items were emitted (stop paging then). File names are
+cleaned to one path component of at most 200 UTF-8 bytes with the extension kept; a name that
+cleans to a path another download URL holds gets a ``-<hash>`` suffix. Big files never
 pass through Scrapy: the pipeline (:mod:`crawlers.engine.pipeline`) fetches the downloads with the
 streaming downloader on a thread pool and appends the RawItem (``status="error"`` + ``error`` when
 a download failed for good). Source-wide settings are spider class attributes:
@@ -56,7 +67,7 @@ a download failed for good). Source-wide settings are spider class attributes:
 ``metadata_delay`` (Scrapy delay; ``user_agent``/``download_delay`` are accepted and renamed, since
 Scrapy 2.19 deprecates them as spider attributes), ``robots_txt``; ``scrapy_settings(options)`` (classmethod) may return Scrapy settings that depend on
 the run's options (e.g. per-host concurrency and delays); ``downloader_kwargs()`` may add ``auth``/``headers``/``error_hint`` (secrets stay
-in memory). A fatal source error (bad credentials) is ``raise self.fatal("message")``: the run stops
+in memory; the engine sends them to the spider's ``base_url`` origin only). A fatal source error (bad credentials) is ``raise self.fatal("message")``: the run stops
 and the CLI exits 1 with that message.
 
 Tests use :mod:`tests.crawlers.replay` (loopback replay server with fault routes) via ``base_url``.

@@ -1,6 +1,10 @@
-"""Credentials from the environment or ``~/.netrc`` only; never logged, never written.
+"""Credentials from the environment or ``~/.netrc`` only; never logged, never written, never sent elsewhere.
 
 Values are returned to the caller, who hands them to the HTTP layer; the objects' ``repr`` hides them.
+A credential belongs to one origin (scheme, host, port: :func:`origin`); every layer that attaches one
+(the streaming downloader, Scrapy's secret-header and API-key middlewares) asks :func:`same_origin`
+on every request and every redirect hop, so ``https://host.evil.tld`` or ``http://host:55311`` never
+gets the credential of ``https://host`` / ``http://host:5531``.
 """
 
 from __future__ import annotations
@@ -60,6 +64,33 @@ def present() -> dict[str, bool]:
     return _present()
 
 
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def origin(url: str) -> tuple[str, str, int] | None:
+    """``(scheme, host, port)`` of an http(s) URL, default ports filled in, host lower-cased; else None.
+
+    ``None`` for anything that is not a well-formed absolute http(s) URL (no host, a bad port): such a
+    URL matches no origin, so it never gets a credential.
+    """
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").rstrip(".").lower()
+    if scheme not in _DEFAULT_PORTS or not host:
+        return None
+    return scheme, host, port if port is not None else _DEFAULT_PORTS[scheme]
+
+
+def same_origin(url: str, base: str) -> bool:
+    """True only when ``url`` and ``base`` have exactly the same scheme, host and port."""
+    a, b = origin(url), origin(base)
+    return a is not None and a == b
+
+
 def redact_url(url: str) -> str:
     """``url`` without user:password and with credential-like query values masked."""
     parts = urlsplit(url)
@@ -72,12 +103,15 @@ def redact_url(url: str) -> str:
 
 
 class SecretSafeSession(requests.Session):
-    """A session that drops secret headers (not only ``Authorization``) on a redirect to another host."""
+    """A session that drops every secret header (``Authorization`` and ``secret_names``) on a redirect
+    hop whose target is not exactly ``credential_origin`` (once dropped, later hops never regain it)."""
 
     secret_names: tuple[str, ...] = ()
+    credential_origin: str | None = None
 
     def rebuild_auth(self, prepared_request, response):
         super().rebuild_auth(prepared_request, response)
-        if urlsplit(prepared_request.url).netloc != urlsplit(response.request.url).netloc:
-            for name in self.secret_names:
+        if self.credential_origin is None or not same_origin(prepared_request.url, self.credential_origin) \
+                or not same_origin(response.request.url, self.credential_origin):
+            for name in ("Authorization", *self.secret_names):
                 prepared_request.headers.pop(name, None)

@@ -121,16 +121,48 @@ def sniff(head: bytes, content_type: str | None, expect: str) -> str | None:
 
 
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f<>:\"|?*\\]")
+_EXT = re.compile(r"(?:\.[A-Za-z0-9]{1,8}){1,2}$")   # ".png", ".nii.gz", ".dcm.gz"
+#: A name's limit in UTF-8 bytes: file systems allow 255, and the downloader adds ``.part`` (5) and
+#: the pipeline may add a ``-<10 hex>`` collision suffix (11).
+MAX_NAME_BYTES = 200
+
+
+def _clip_bytes(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` UTF-8 bytes, never inside a character."""
+    return text.encode("utf-8")[:max(0, limit)].decode("utf-8", "ignore")
+
+
+def fit_name(name: str, limit: int = MAX_NAME_BYTES) -> str:
+    """``name`` within ``limit`` UTF-8 bytes: the extension kept, a hash of the whole name added when cut
+    (two long names that share their first bytes stay two names)."""
+    if len(name.encode("utf-8")) <= limit:
+        return name
+    m = _EXT.search(name)
+    ext = m.group(0) if m and m.start() > 0 else ""
+    tag = "~" + hashlib.sha256(name.encode("utf-8")).hexdigest()[:10]
+    return _clip_bytes(name[: len(name) - len(ext)], limit - len(tag) - len(ext)) + tag + ext
 
 
 def safe_name(name: str, *, fallback: str = "file") -> str:
-    """One path component that cannot escape a directory (no ``/``, ``..``, NUL, control chars)."""
+    """One path component that cannot escape a directory (no ``/``, ``..``, NUL, control chars), at most
+    :data:`MAX_NAME_BYTES` UTF-8 bytes with its extension kept (:func:`fit_name`)."""
     name = unicodedata.normalize("NFC", name or "")
     name = name.replace("\\", "/").split("/")[-1]
     name = _UNSAFE.sub("_", name).strip(" .")
     if name in ("", ".", ".."):
         return fallback
-    return name[:200]
+    return fit_name(name)
+
+
+def disambiguate(relpath: str, owner: str) -> str:
+    """``relpath`` with ``-<hash of owner>`` before its extension: the name of a second item whose name
+    cleaned to a file another item already holds (``a_b.png`` -> ``a_b-1f2e3d4c5b.png``)."""
+    head, _, name = relpath.rpartition("/")
+    m = _EXT.search(name)
+    ext = m.group(0) if m and m.start() > 0 else ""
+    stem = name[: len(name) - len(ext)]
+    new = f"{stem}-{hashlib.sha256(owner.encode('utf-8')).hexdigest()[:10]}{ext}"
+    return f"{head}/{new}" if head else new
 
 
 def safe_relpath(path: str, *, fallback: str = "file") -> str:

@@ -12,6 +12,9 @@ import threading
 import time
 
 
+FATAL_PREFIX = "medharvest-fatal: "
+
+
 def _watch_parent(ppid: int) -> None:
     while True:
         if os.getppid() != ppid:
@@ -27,8 +30,12 @@ def main() -> int:
 
     message = run_in_process(spider_class(job["source"]), job["settings"], job["spider_kwargs"])
     if message:
-        with open(job["fatal_file"], "w", encoding="utf-8") as fh:
-            json.dump({"message": message}, fh)
+        print(FATAL_PREFIX + json.dumps({"message": message}), flush=True)   # also readable when the disk is full
+        try:
+            with open(job["fatal_file"], "w", encoding="utf-8") as fh:
+                json.dump({"message": message}, fh)
+        except OSError:
+            pass
         return 3
     return 0
 

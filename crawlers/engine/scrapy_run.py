@@ -56,7 +56,8 @@ def settings_for(spider_cls, out_dir: str | os.PathLike, base_url: str | None, *
         "CONCURRENT_REQUESTS": 16,
         "CONCURRENT_REQUESTS_PER_DOMAIN": 8 if local else 2,
         "DOWNLOAD_TIMEOUT": 120,
-        "DOWNLOAD_WARNSIZE": 256 << 20,          # index files (SHA256SUMS of MIMIC-CXR-JPG: ~40 MB) are expected
+        "DOWNLOAD_WARNSIZE": 256 << 20,
+        "URLLENGTH_LIMIT": 8192,                 # API batches (50 Commons titles) pass Scrapy's 2,083; servers take 8 KB          # index files (SHA256SUMS of MIMIC-CXR-JPG: ~40 MB) are expected
         "RETRY_ENABLED": True,
         "RETRY_TIMES": 5,
         "RETRY_HTTP_CODES": sorted(RETRY_STATUS),      # the streaming downloader's list: one truth
@@ -77,7 +78,8 @@ def settings_for(spider_cls, out_dir: str | os.PathLike, base_url: str | None, *
         "HTTPCACHE_ENABLED": False,
         "MEDHARVEST_OUT": str(out_dir),
         "MEDHARVEST_WORKERS": workers,
-        "MEDHARVEST_DOWNLOADER": {"rate": None, "backoff": 0.02, "max_retry_after": 5.0} if local else {},
+        # loopback (replay server, local mirror): no politeness delays; a body under 1 KiB/s over 1 s is cut
+        "MEDHARVEST_DOWNLOADER": {"rate": None, "backoff": 0.02, "max_retry_after": 5.0, "rate_window": 1.0} if local else {},
         "CONCURRENT_ITEMS": max(32, workers * 2),
     }
     s.update(extra or {})
@@ -95,6 +97,8 @@ class BackoffRetryMiddleware:
         self.codes = set(settings.getlist("RETRY_HTTP_CODES"))
         self.times = settings.getint("RETRY_TIMES")
         self.base = settings.getfloat("MEDHARVEST_RETRY_BACKOFF", 1.0)
+        self.max_wait = settings.getfloat("MEDHARVEST_MAX_RETRY_AFTER", 300.0)    # one wait; a longer Retry-After: no retry
+        self.budget = settings.getfloat("MEDHARVEST_RETRY_BUDGET", 600.0)         # all waits of one request together
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -102,10 +106,19 @@ class BackoffRetryMiddleware:
 
     async def _retry(self, request, spider, reason, wait):
         retries = request.meta.get("retry_times", 0)
+        waited = request.meta.get("retry_waited", 0.0)
+        if wait is not None and wait > self.max_wait:
+            log.warning("%s: the server asks to retry after %g s (Retry-After), over the %g-s limit: not retried",
+                        request.url.split("?")[0], wait, self.max_wait)
+            return None
         delay = wait if wait is not None else backoff_delay(retries, base=self.base, cap=60.0, rng=random)
+        if waited + delay > self.budget:
+            log.warning("%s: retry waits would pass the %g-s budget: not retried", request.url.split("?")[0], self.budget)
+            return None
         new = get_retry_request(request, spider=self.crawler.spider, reason=reason, max_retry_times=self.times)
         if new is not None:
-            await asyncio.sleep(min(delay, 300.0))
+            new.meta["retry_waited"] = waited + delay
+            await asyncio.sleep(delay)
         return new
 
     async def process_response(self, request, response, spider=None):
@@ -147,8 +160,14 @@ def run_subprocess(source: str, settings: dict, spider_kwargs: dict, *, timeout:
     repo = str(Path(__file__).resolve().parents[2])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [repo, os.environ.get("PYTHONPATH")]))}
     proc = subprocess.run(cmd, input=json.dumps(job), text=True, env=env, timeout=timeout, capture_output=True)
+    for line in reversed((proc.stdout or "").splitlines()):
+        if line.startswith("medharvest-fatal: "):   # crawlers.engine.run_spider.FATAL_PREFIX
+            return json.loads(line.split(": ", 1)[1])["message"]
     if fatal.exists():
-        return json.loads(fatal.read_text(encoding="utf-8"))["message"]
+        try:
+            return json.loads(fatal.read_text(encoding="utf-8"))["message"]
+        except (OSError, ValueError, KeyError):
+            pass
     if proc.returncode != 0:
         tail = (proc.stderr or "").strip().splitlines()[-5:]
         return f"crawler process exited with {proc.returncode}: {' | '.join(tail)}"
@@ -167,7 +186,12 @@ class SecretHeadersMiddleware:
         return cls(crawler)
 
     def process_request(self, request, spider=None):
-        for k, v in self.crawler.spider.secret_headers(request.url).items():
+        sp = self.crawler.spider
+        names = tuple(sp.secret_headers(getattr(sp, "base_url", "")))
+        # whatever a redirect copied over goes first; then only the exact origin's own credentials
+        for k in ("Authorization", *names) if names else ():
+            request.headers.pop(k, None)
+        for k, v in sp.secret_headers(request.url).items():
             request.headers[k] = v
         return None
 

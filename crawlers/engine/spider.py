@@ -166,6 +166,12 @@ class SourceSpider(scrapy.Spider):
         Option *names* are already checked against :attr:`option_names` by the engine."""
 
     @classmethod
+    def check_base_url(cls, base_url: str, options: dict) -> None:
+        """Called before any request with the base URL the crawl will use (``--base-url``, else
+        :attr:`default_base_url`; "" when neither); raise :class:`UsageError` when the options
+        need one (e.g. a start URL given as a path)."""
+
+    @classmethod
     def check_resume(cls, recorded: dict, options: dict, query: str | None) -> None:
         """Called on a re-run with what the last run recorded in ``source.json``; raise
         :class:`UsageError` when resuming would mix incompatible revisions."""

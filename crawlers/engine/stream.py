@@ -24,7 +24,32 @@ import requests
 
 from crawlers.engine.integrity import Hashes
 
-Check = Callable[[bytes], None]   # sees the first <= 512 bytes once; raises to reject the body
+Check = Callable[[bytes], None]   # sees the first SNIFF_BYTES bytes (fewer only for a shorter body) once; raises to reject
+#: How much of a body's start content sniffing sees, whatever the network's read sizes (``DICM`` is at 128).
+SNIFF_BYTES = 512
+
+
+class Head:
+    """Collects a body's first :data:`SNIFF_BYTES` across reads and calls ``check`` once on them."""
+
+    __slots__ = ("check", "buf")
+
+    def __init__(self, check: Check | None):
+        self.check = check
+        self.buf = bytearray()
+
+    def feed(self, data) -> None:
+        if self.check is None:
+            return
+        self.buf += data[: SNIFF_BYTES - len(self.buf)]
+        if len(self.buf) >= SNIFF_BYTES:
+            self.finish()
+
+    def finish(self) -> None:
+        """At the end of the body: check what there is (a body shorter than SNIFF_BYTES)."""
+        if self.check is not None and self.buf:
+            check, self.check = self.check, None
+            check(bytes(self.buf))
 
 
 def raw_body(resp: requests.Response):
@@ -58,7 +83,8 @@ class _Worker(threading.Thread):
             self.done.put(None)
 
 
-def pump_ring(fp, fh, hashes: Hashes, *, chunk: int = 1 << 20, slots: int = 4, check: Check | None = None) -> int:
+def pump_ring(fp, fh, hashes: Hashes, *, chunk: int = 1 << 20, slots: int = 4, check: Check | None = None,
+              progress=None) -> int:
     """Read ``fp`` to its end into ``fh`` (unbuffered file) and ``hashes``; returns the bytes moved.
 
     The receiving thread hashes sha256 itself (the buffer is still in its cache); a writer thread
@@ -80,6 +106,7 @@ def pump_ring(fp, fh, hashes: Hashes, *, chunk: int = 1 << 20, slots: int = 4, c
         w.start()
     views = [memoryview(bytearray(chunk)) for _ in range(slots)]
     update = hashes.sha256.update
+    head = Head(check)
     moved = seq = 0
     try:
         while True:
@@ -91,16 +118,17 @@ def pump_ring(fp, fh, hashes: Hashes, *, chunk: int = 1 << 20, slots: int = 4, c
             view = views[seq % slots]
             n = fp.readinto(view)
             if not n:
+                head.finish()
                 break
             filled = view[:n]
-            if check is not None:
-                check(bytes(filled[:512]))
-                check = None
+            head.feed(filled)
             for w in workers:
                 w.todo.put(filled)
             update(filled)
             moved += n
             seq += 1
+            if progress is not None:
+                progress.n = moved
     finally:
         for w in workers:
             w.todo.put(None)

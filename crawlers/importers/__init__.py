@@ -30,27 +30,24 @@ Writing an importer: one module ``crawlers/importers/<module>.py``, found by wal
 
 A module without ``SOURCE`` is a helper, not an importer (like :mod:`~crawlers.importers.base`).
 The contract test ``tests/crawlers/test_importer_contract.py`` exercises every importer and fails
-for one without a fixture builder in ``tests/crawlers/importer_fixtures.py``.
+for one without a layout builder in ``tests/crawlers/importer_cases.py``.
 """
 
 from __future__ import annotations
 
-import importlib
 import os
-import pkgutil
 from types import ModuleType
 
 from crawlers.importers.base import run_import
-from manifests.registry import lookup
+from manifests.registry import lookup, package_modules
 
 
 def discover(package: str = __name__) -> dict[str, ModuleType]:
     """The importer modules of ``package`` (those defining ``SOURCE``) by name, sorted."""
     found: dict[str, ModuleType] = {}
-    for info in pkgutil.iter_modules(importlib.import_module(package).__path__, package + "."):
-        module = importlib.import_module(info.name)
+    for module in package_modules(package):
         name = getattr(module, "SOURCE", None)
-        if info.ispkg or not isinstance(name, str):
+        if not isinstance(name, str):
             continue
         if name in found:
             raise RuntimeError(f"two importers named {name!r}: {found[name].__name__} and {module.__name__}")

@@ -1,8 +1,13 @@
 """The captioner contract and its registry.
 
-A captioner is a class with a ``name`` that registers itself with :func:`captioner` where it is
-implemented (one module per captioner); :data:`CAPTIONERS` is the registry and
-:func:`get_captioner` reads it through :func:`manifests.registry.lookup` ("did you mean").
+A captioner is declared once, where it is implemented: one module ``curation/caption/<module>.py``
+(its docstring is the captioner's datasheet) with a subclass of :class:`Captioner` whose ``name``
+is the ``--captioner`` value. :func:`captioners` walks the package's modules, like
+``crawlers.registry.sources()`` walks the spiders, and collects the subclasses each defines (two
+with one name: ``RuntimeError``), so a new captioner is one new module and nothing else to edit;
+:func:`get_captioner` reads the registry through :func:`manifests.registry.lookup` ("did you mean").
+The contract test ``tests/curation/test_captioner_contract.py`` runs every registered captioner and
+fails for one without a case in ``tests/curation/caption_cases.py``.
 
 The engine (:mod:`curation.caption.run`) calls, in order: the constructor (validates its settings:
 a usage error stops the command before any work), :meth:`Captioner.provenance` (what every caption
@@ -13,16 +18,13 @@ all-resumed run never loads a model) and :meth:`Captioner.caption_batch` per bat
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar
 
-from manifests.registry import lookup
-
-#: name -> captioner class; filled by :func:`captioner` when a captioner module is imported.
-CAPTIONERS: dict[str, type[Captioner]] = {}
-
+from manifests.registry import declared_classes, lookup
 
 class CaptionFailure(Exception):
     """One record could not be captioned (bad image, endpoint refused, budget spent)."""
@@ -83,20 +85,21 @@ class Captioner:
         raise NotImplementedError
 
 
-def captioner(cls: type[Captioner]) -> type[Captioner]:
-    """Class decorator: declare a captioner under its ``name`` (duplicates are a bug)."""
-    if not cls.name:
-        raise TypeError(f"{cls.__name__} has no name")
-    if cls.name in CAPTIONERS and CAPTIONERS[cls.name] is not cls:
-        raise TypeError(f"captioner '{cls.name}' is declared twice ({CAPTIONERS[cls.name].__name__}, {cls.__name__})")
-    CAPTIONERS[cls.name] = cls
-    return cls
+@functools.cache
+def captioners() -> dict[str, type[Captioner]]:
+    """``--captioner`` name -> captioner class, from the modules of :mod:`curation.caption`, sorted."""
+    return discover("curation.caption")
+
+
+def discover(package: str) -> dict[str, type[Captioner]]:
+    """The :class:`Captioner` subclasses with a ``name`` defined in the modules of ``package`` (sub-packages
+    not walked), by name; RuntimeError when two share a name (the second would shadow the first)."""
+    return declared_classes(package, Captioner, "captioners")
 
 
 def get_captioner(name: str) -> type[Captioner]:
-    import curation.caption  # noqa: F401 (imports every captioner module, which registers it)
-
-    return lookup(CAPTIONERS, name, "captioner")
+    """The captioner class ``name`` (UsageError with "did you mean" for unknown names)."""
+    return lookup(captioners(), name, "captioner")
 
 
 def sha256_files(paths: list[Path], progress: Callable[[Path], None] | None = None) -> str:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from curation.caption.base import CaptionFailure, CaptionInput, Captioner, captioner, sha256_files
+from curation.caption.base import CaptionFailure, CaptionInput, Captioner, sha256_files
 from manifests.errors import UsageError
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
@@ -39,7 +39,6 @@ def resolve_model_dir(model: str) -> Path:
                          f"(huggingface-cli download {model}) or pass a directory") from None
 
 
-@captioner
 class BlipCaptioner(Captioner):
     name = "blip"
     prompt_version = "blip/1"

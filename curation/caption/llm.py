@@ -18,7 +18,7 @@ from __future__ import annotations
 import base64
 import time
 
-from curation.caption.base import CaptionFailure, CaptionInput, Captioner, captioner
+from curation.caption.base import CaptionFailure, CaptionInput, Captioner
 from manifests.errors import UsageError
 
 PROMPT_VERSION = "findings-only/1"
@@ -34,7 +34,6 @@ PROMPT = (
 RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 
 
-@captioner
 class LlmCaptioner(Captioner):
     name = "llm"
     prompt_version = PROMPT_VERSION

@@ -130,16 +130,11 @@ def caption_run(cfg: CaptionConfig, manifest: str | Path, out: str | Path, *,
     """Caption ``manifest``'s images into ``out``; returns the summary (also ``out/stats.json``)."""
     import pyarrow as pa
 
-    from manifests.io import read_manifest, rebase_image_paths, resolve_manifest, write_json_atomic, write_manifest
+    from manifests.io import read_manifest, rebase_image_paths, stage_input, write_json_atomic, write_manifest
     from manifests.schema import CAPTION_TYPE
 
     t0 = time.perf_counter()
-    src = resolve_manifest(manifest)
-    out = Path(out)
-    if out.resolve() == src.parent.resolve():
-        from manifests.errors import UsageError
-
-        raise UsageError(f"--out '{out}' is the input manifest's directory; a stage never edits its input")
+    src, out = stage_input(manifest, out), Path(out)
     cap = captioner or get_captioner(cfg.captioner)(cfg.settings())
     prov = {"captioner": cap.name, **cap.provenance()}
     table = read_manifest(src)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 
-from curation.caption.base import CaptionFailure, CaptionInput, Captioner, captioner
+from curation.caption.base import CaptionFailure, CaptionInput, Captioner
 
 MODALITY_NOUN = {
     "CR": "radiograph", "DX": "radiograph", "RG": "radiograph", "XR": "radiograph", "CT": "CT image",
@@ -86,7 +86,6 @@ def describe_labels(labels: list[dict]) -> str:
     return " ".join(parts)
 
 
-@captioner
 class TemplateCaptioner(Captioner):
     name = "template"
     prompt_version = "template/1"

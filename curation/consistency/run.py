@@ -118,15 +118,11 @@ def consistency_run(cfg: ConsistencyConfig, manifest: str | Path, out: str | Pat
                     before_stats: Callable[[dict], None] | None = None) -> dict:
     import pyarrow as pa
 
-    from manifests.errors import UsageError
-    from manifests.io import read_manifest, rebase_image_paths, resolve_manifest, write_json_atomic, write_manifest
+    from manifests.io import read_manifest, rebase_image_paths, stage_input, write_json_atomic, write_manifest
     from manifests.schema import CONSISTENCY_TYPE
 
     t0 = time.perf_counter()
-    src = resolve_manifest(manifest)
-    out = Path(out)
-    if out.resolve() == src.parent.resolve():
-        raise UsageError(f"--out '{out}' is the input manifest's directory; a stage never edits its input")
+    src, out = stage_input(manifest, out), Path(out)
     table = read_manifest(src)
     records = table.to_pylist()
     t1 = time.perf_counter()

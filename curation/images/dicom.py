@@ -147,7 +147,7 @@ def decode_dicom(path: Path, *, max_pixels: int, keep_16bit: bool = False, thumb
         dec.patient_id = hash_id(str(pid)) if pid else None
         return dec
     if "PixelData" not in ds and "FloatPixelData" not in ds and "DoubleFloatPixelData" not in ds:
-        raise DecodeError(f"{path.name}: DICOM file has no pixel data")
+        raise DecodeError(f"{path.name}: {_corrupt_element(ds, path) or 'DICOM file has no pixel data'}")
     rows, cols = int(ds.get("Rows", 0) or 0), int(ds.get("Columns", 0) or 0)
     if rows <= 0 or cols <= 0:
         raise DecodeError(f"{path.name}: DICOM header has no image size (Rows/Columns)")
@@ -188,6 +188,22 @@ def decode_dicom(path: Path, *, max_pixels: int, keep_16bit: bool = False, thumb
         deny=deny,
         header_phi=flags,
     )
+
+
+def _corrupt_element(ds, path: Path) -> str | None:
+    """Why the parser stopped early, when an element's declared length runs past the end of the file
+    (a corrupt tag length swallows everything after it, pixel data included)."""
+    size = path.stat().st_size
+    for tag, raw in getattr(ds, "_dict", {}).items():
+        length, value = getattr(raw, "length", None), getattr(raw, "value", None)
+        if length in (None, 0xFFFFFFFF) or not isinstance(value, (bytes, bytearray)) or len(value) >= length:
+            continue
+        at = getattr(raw, "value_tell", None)
+        where = f" at byte {at}" if at is not None else ""
+        return (f"corrupt DICOM: element ({tag >> 16:04X},{tag & 0xFFFF:04X}){where} declares a length of {length} "
+                f"bytes but the file ({size} bytes) holds only {len(value)} more: a corrupt tag length or a "
+                "truncated file (everything after it, pixel data included, is lost)")
+    return None
 
 
 def _ensure_transfer_syntax(ds) -> None:

@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from curation.labelstudio.client import Connection, call, connect, find_project
 from curation.labelstudio.interface import label_config, prediction_results, same_config
+from manifests.paths import OutsideRoot, contained, image_roots
 from manifests.errors import StageError, UsageError
 from manifests.io import read_manifest, resolve_manifest
 from manifests.schema import COLUMNS
@@ -111,21 +112,38 @@ def select_records(table: pa.Table, cfg: PushConfig) -> tuple[list[dict], int]:
 
 # --- images -------------------------------------------------------------------------------
 
-def _image_size(rec: dict, root: Path) -> tuple[int, int] | None:
+def _image_size(rec: dict, roots: list[Path]) -> tuple[int, int] | None:
     if rec.get("width") and rec.get("height"):
         return int(rec["width"]), int(rec["height"])
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(root / rec["image_path"]) as im:
+        with Image.open(contained(rec["image_path"], roots)) as im:
             return im.size
-    except (OSError, UnidentifiedImageError):
+    except (OSError, UnidentifiedImageError, OutsideRoot):
         return None
 
 
-def _store_dir(paths: list[Path]) -> Path:
-    common = Path(os.path.commonpath([str(p.parent) for p in paths]))
-    return common
+def storage_root(roots: list[Path], records: list[dict]) -> tuple[Path | None, list[tuple[dict, Path]], list[str]]:
+    """The folder a Local Files storage is registered at: the deepest folder holding every image, and
+    never above the manifest's image store(s) ``roots`` (:func:`manifests.paths.image_roots`; the
+    first is the manifest's folder, ``image_path`` is relative to it). Returns (folder or None,
+    [(record, file)], refused): a record whose ``image_path`` leaves the roots (``../``, absolute, a
+    symlink out) is refused with its reason, so no storage is ever registered at ``/`` or any folder
+    outside the manifest's stores; images spread over two stores are a :class:`StageError`."""
+    kept, refused = [], []
+    for rec in records:
+        try:
+            kept.append((rec, contained(rec["image_path"], roots, what=f"{rec['key']}: image_path")))
+        except OutsideRoot as err:
+            refused.append(str(err))
+    if not kept:
+        return None, kept, refused
+    common = Path(os.path.commonpath([str(f.parent) for _, f in kept]))
+    if not any(common == r or common.is_relative_to(r) for r in roots):
+        raise StageError(f"the images are spread over several stores ({', '.join(map(str, roots))}); push each "
+                         "manifest separately or pass --image-url-base")
+    return common, kept, refused
 
 
 def _probe(conn: Connection, rel: str) -> bool:
@@ -219,7 +237,6 @@ def ensure_project(conn: Connection, client, cfg: PushConfig, manifest: Path):
 def push(conn: Connection, manifest: str | os.PathLike, cfg: PushConfig) -> dict:
     """Create or reuse the project and import the records not yet in it. Returns a summary."""
     path = resolve_manifest(manifest).resolve()
-    root = path.parent
     records, skipped = select_records(read_manifest(path), cfg)
     client = connect(conn)
     project, created = ensure_project(conn, client, cfg, path)
@@ -230,21 +247,29 @@ def push(conn: Connection, manifest: str | os.PathLike, cfg: PushConfig) -> dict
                "imported": 0, "predictions": 0}
     if not new:
         return summary
+    roots = image_roots(path)
+    store, kept, refused = storage_root(roots, new)
+    if refused:   # never pushed (no URL, no storage) and said so
+        log.warning("%d record(s) not pushed: %s", len(refused), refused[0])
+        summary["refused_outside"] = len(refused)
+        summary["refused_examples"] = refused[:5]
+        new = [rec for rec, _ in kept]
+        if not new:
+            return summary
     if cfg.image_url_base:
         base = cfg.image_url_base.rstrip("/")
         url_of = lambda rec: f"{base}/{urllib.parse.quote(rec['image_path'])}"  # noqa: E731
     else:
-        files = [(root / r["image_path"]).resolve() for r in new]
+        files = [f for _, f in kept]
         missing = [f for f in files if not f.is_file()]
         if missing:
             raise StageError(f"{len(missing)} image(s) of the manifest are missing, e.g. {missing[0]}")
-        store = _store_dir(files)
         doc_root = cfg.document_root or (Path(os.environ[DOC_ROOT_ENV]) if os.environ.get(DOC_ROOT_ENV) else None)
         doc_root = ensure_local_storage(conn, client, project.id, store, doc_root and doc_root.resolve(), files[0])
         url_of = lambda rec: "/data/local-files/?d=" + urllib.parse.quote(  # noqa: E731
-            (root / rec["image_path"]).resolve().relative_to(doc_root).as_posix())
+            contained(rec["image_path"], roots).relative_to(doc_root).as_posix())
     for i in range(0, len(new), cfg.batch_size):
-        batch = [build_task(r, url_of(r), _image_size(r, root)) for r in new[i:i + cfg.batch_size]]
+        batch = [build_task(r, url_of(r), _image_size(r, roots)) for r in new[i:i + cfg.batch_size]]
         resp = call(conn, client.projects.import_tasks, id=project.id, request=batch)
         summary["imported"] += int(getattr(resp, "task_count", None) or len(batch))
         summary["predictions"] += int(getattr(resp, "prediction_count", None) or 0)

@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 
 from manifests.columnar import label_codes, read_columns
 from manifests.io import read_meta, resolve_manifest, write_text_atomic
+from manifests.paths import OutsideRoot, contained, image_roots
 from manifests.schema import DESCRIPTIONS, SPLITS
 from manifests.ops.stats import compute_file
 
@@ -130,9 +131,12 @@ def _phi_rows(t: pa.Table) -> np.ndarray:
     return has_phi.to_numpy(zero_copy_only=False) | flagged
 
 
-def thumbnails(path: Path, per_class: int, seed: int) -> tuple[dict[str, list[tuple[str, str]]], int, int]:
+def thumbnails(path: Path, per_class: int, seed: int, outside: list[str] | None = None
+               ) -> tuple[dict[str, list[tuple[str, str]]], int, int]:
     """{finding: [(key, base64 jpeg)]} for a seeded sample of records positive for each finding,
-    plus (missing/unreadable files skipped, records withheld for identifiers)."""
+    plus (missing/unreadable files skipped, records withheld for identifiers). An ``image_path`` that
+    leaves the manifest's folder (``../``, absolute, a symlink out) is never opened: its key goes to
+    ``outside`` (and it counts as skipped)."""
     t = read_columns(path, ["key", "image_path", "labels", "phi_flags", "quality_flags"])
     if not t.num_rows or per_class <= 0:
         return {}, 0, 0
@@ -140,7 +144,7 @@ def thumbnails(path: Path, per_class: int, seed: int) -> tuple[dict[str, list[tu
     lc = label_codes(t["labels"])
     keys, paths = t["key"], t["image_path"]
     rng = np.random.default_rng(seed)
-    base = path.parent
+    base = image_roots(path)
     out: dict[str, list[tuple[str, str]]] = {}
     skipped = 0
     pos = lc.state == lc.code("state", "positive")
@@ -151,7 +155,12 @@ def thumbnails(path: Path, per_class: int, seed: int) -> tuple[dict[str, list[tu
         got = []
         for r in rows[: per_class * 3]:  # a few spares for missing files
             rel = paths[int(r)].as_py()
-            b64 = _thumb(base / rel) if rel else None
+            try:
+                b64 = _thumb(contained(rel, base, what="image_path")) if rel else None
+            except OutsideRoot:
+                b64 = None
+                if outside is not None:
+                    outside.append(keys[int(r)].as_py())
             if b64 is None:
                 skipped += 1
                 continue
@@ -202,7 +211,8 @@ def build_html(path: str | os.PathLike, *, per_class: int = 6, seed: int = 0) ->
     rows = st["rows"]
     labels = st.get("labels", {})
     png = imbalance_png(labels)
-    thumbs, skipped, withheld = thumbnails(p, per_class, seed)
+    outside: list[str] = []
+    thumbs, skipped, withheld = thumbnails(p, per_class, seed, outside)
     first, last = _retrieval_range(p)
     h: list[str] = []
     add = h.append
@@ -249,6 +259,9 @@ def build_html(path: str | os.PathLike, *, per_class: int = 6, seed: int = 0) ->
     add(f'<p class="note">A seeded sample (seed {seed}) of up to {per_class} images per finding, '
         f"{THUMB_PX}px JPEG thumbnails; {skipped} sampled records had no readable image file and were skipped; "
         f"{withheld} records with identifier detections (<code>phi_flags</code>) are never shown, redacted or not.</p>")
+    if outside:
+        add(f"<p><b>{len(outside)} sampled record(s) have an <code>image_path</code> outside the manifest's folder</b> "
+            f"and were not opened (e.g. {_e(', '.join(sorted(outside)[:5]))}).</p>")
     if not thumbs:
         add('<p class="note">No images available.</p>')
     for finding, items in thumbs.items():
@@ -300,7 +313,7 @@ def build_html(path: str | os.PathLike, *, per_class: int = 6, seed: int = 0) ->
         "Errata and contact: not recorded in the manifest.</p>")
     add("</body></html>")
     summary = {"rows": rows, "thumbnail_classes": len(thumbs), "thumbnails": sum(len(v) for v in thumbs.values()),
-               "thumbnails_skipped": skipped, "thumbnails_withheld_phi": withheld, "chart": png is not None}
+               "thumbnails_skipped": skipped, "thumbnails_withheld_phi": withheld, "thumbnails_outside": len(outside), "chart": png is not None}
     return "\n".join(h), summary
 
 

@@ -13,7 +13,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
-import pyarrow.parquet as pq
+from manifests.io import read_parts, read_schema
 
 WORST = 8
 TEXT_CHARS = 600
@@ -24,11 +24,11 @@ def _e(x) -> str:
 
 
 def pairs_section(path: Path, thumb) -> str:
-    names = set(pq.read_schema(path).names)
+    names = set(read_schema(path).names)  # a file or a partitioned manifest
     if not {"captions", "consistency"} & names:
         return ""
     cols = [c for c in ("key", "image_path", "text", "captions", "consistency") if c in names]
-    rows = pq.read_table(path, columns=cols).to_pylist()
+    rows = read_parts(path, columns=cols).to_pylist()
     caps = Counter((c.get("captioner"), c.get("status")) for r in rows for c in (r.get("captions") or []))
     checked = [r for r in rows if r.get("consistency")]
     if not caps and not checked:

@@ -30,10 +30,11 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from manifests.columnar import LabelCodes, label_codes, present_pairs, read_full, write_full
 from manifests.errors import StageError, UsageError
-from manifests.io import MANIFEST_NAME, rebase_image_paths, resolve_manifest
+from manifests.io import MANIFEST_NAME, manifest_parts, rebase_image_paths, resolve_manifest
 from manifests.registry import lookup
 from manifests.schema import COLUMNS, SPLITS
 
@@ -141,7 +142,9 @@ def split_file(src, dst, cfg: SplitConfig) -> tuple[Path, dict]:
     col = pc.take(pa.array(list(SPLITS)), pa.array(codes))
     table = table.set_column(table.schema.get_field_index("split"), "split", col)
     table = rebase_image_paths(table, src.parent, dst.parent)
-    return write_full(table, dst, meta={"split": cfg.as_meta()}), summary
+    parts = manifest_parts(src)  # the layout follows the input: parts in, parts of the same size out
+    part_rows = max(pq.ParquetFile(q).metadata.num_rows for q in parts) if src.is_dir() else None
+    return write_full(table, dst, meta={"split": cfg.as_meta()}, part_rows=part_rows), summary
 
 
 def split_label_counts(row_split: np.ndarray, codes: LabelCodes) -> dict[str, dict[str, int]]:

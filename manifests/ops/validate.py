@@ -43,12 +43,10 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from manifests import labels as L
-from manifests.errors import ManifestError
 from manifests.columnar import label_codes, read_columns
-from manifests.io import atomic_path, resolve_manifest, write_json_atomic
+from manifests.io import atomic_path, read_parts, read_schema, resolve_manifest, write_json_atomic
 from manifests.registry import did_you_mean
 from manifests.schema import COLUMNS, PROVENANCE_COLUMNS, SCHEMA, SPLITS, STATUSES, TEXT_KINDS
 
@@ -93,8 +91,10 @@ class ValidationReport:
         if path.suffix.lower() == ".csv":
             import pyarrow.csv as pacsv
 
+            from manifests.ops.export.csv import csv_safe_table
+
             with atomic_path(path) as tmp:
-                pacsv.write_csv(self.problems, tmp)
+                pacsv.write_csv(csv_safe_table(self.problems), tmp)
         else:
             write_json_atomic(path, {**self.summary(), "problems": self.problems.to_pylist()})
         return path
@@ -266,10 +266,7 @@ def check_files(table: pa.Table, base_dir: str | os.PathLike, *, workers: int = 
 
 def _load(path: Path, columns: Iterable[str]) -> tuple[pa.Table, pa.Table]:
     """Read ``columns`` and cast them to the schema; returns (table, schema problems)."""
-    try:
-        file_schema = pq.read_schema(path)
-    except (pa.ArrowInvalid, OSError) as err:
-        raise ManifestError(f"cannot read manifest '{path}': {err}") from err
+    file_schema = read_schema(path)  # a file, or the first part (read_parts checks the others agree)
     present = set(file_schema.names)
     probs = []
     for name in file_schema.names:
@@ -284,7 +281,7 @@ def _load(path: Path, columns: Iterable[str]) -> tuple[pa.Table, pa.Table]:
         if name in COLUMNS and file_schema.field(name).type != SCHEMA.field(name).type:
             want = SCHEMA.field(name).type
             try:
-                pq.read_table(path, columns=[name]).column(name).cast(want)
+                read_parts(path, columns=[name]).column(name).cast(want)
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as err:
                 bad_types.add(name)
                 probs.append(("", name, "bad_type", f"type {file_schema.field(name).type} cannot be cast to {want}: {err}"[:300]))

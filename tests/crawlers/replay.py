@@ -28,6 +28,10 @@ Faults (a route's ``faults`` list is consumed one per request; ``always`` applie
 (200 with an HTML error page), ``json-error`` (200 with a JSON error message), ``corrupt`` (200,
 right length, flipped bytes: a wrong checksum), ``empty`` (200 with zero bytes), ``slow`` (waits
 ``slow_seconds`` before answering), ``norange`` (ignores Range, answers 200 with the whole body).
+Hostile servers: ``trickle`` (the right headers, then the body at ``trickle_per_byte`` seconds a
+byte after the first 64 bytes, for as long as the client listens), ``retry-after-huge`` (429 with
+``Retry-After: 999999``), ``short-first`` (a good response whose first network read is 3 bytes: a
+flush and a pause follow them).
 """
 
 from __future__ import annotations
@@ -89,16 +93,18 @@ class Route:
 class ReplayServer:
     """See the module docstring. Thread-safe; routes may be added while it runs."""
 
-    def __init__(self, *, host: str = "127.0.0.1", retry_after: str = "1", slow_seconds: float = 2.0):
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, retry_after: str = "1", slow_seconds: float = 2.0,
+                 trickle_per_byte: float = 0.25):
         self.routes: dict[str, Route] = {}
         self.prefixes: list[tuple[str, Route]] = []
         self.hits: Counter[str] = Counter()
         self.log: list[tuple[str, str, dict[str, str]]] = []
         self.retry_after = retry_after
         self.slow_seconds = slow_seconds
+        self.trickle_per_byte = trickle_per_byte
         self.gate: Callable[[Request], Response | None] | None = None
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer((host, 0), _make_handler(self))
+        self._httpd = ThreadingHTTPServer((host, port), _make_handler(self))
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
 
@@ -217,6 +223,8 @@ def _make_handler(server: ReplayServer):
                 self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 self.close_connection = True
                 return None
+            if fault == "retry-after-huge":
+                return self._send(429, b"Too Many Requests\n", "text/plain", {"Retry-After": "999999"})
             if fault in ("429", "429-date"):
                 ra = server.retry_after if fault == "429" else email.utils.formatdate(time.time() + float(server.retry_after), usegmt=True)
                 return self._send(429, b"Too Many Requests\n", "text/plain", {"Retry-After": ra})
@@ -243,6 +251,10 @@ def _make_handler(server: ReplayServer):
                     return self._send(416, b"", "text/plain", {"Content-Range": f"bytes */{len(data)}"})
                 extra["Content-Range"] = f"bytes {start}-{end}/{len(data)}"
                 return self._send(206, data[start:end + 1], route.content_type, extra, truncate=fault == "truncate")
+            if fault == "trickle":
+                return self._send(route.status, _trickle(data, server.trickle_per_byte), route.content_type, extra)
+            if fault == "short-first":
+                return self._send(route.status, _short_first(data), route.content_type, extra)
             return self._send(route.status, data, route.content_type, extra, truncate=fault == "truncate")
 
         def _send(self, status, body, ctype, headers=None, *, truncate=False):
@@ -250,6 +262,7 @@ def _make_handler(server: ReplayServer):
                 chunks, length = body
             else:
                 chunks, length = iter([body]), len(body)
+            flush_each = isinstance(body, _Paced)
             self.send_response(status)
             self.send_header("Content-Type", ctype)
             self.send_header("Content-Length", str(length))
@@ -265,6 +278,8 @@ def _make_handler(server: ReplayServer):
                     if sent + len(chunk) > limit:
                         chunk = chunk[: limit - sent]
                     self.wfile.write(chunk)
+                    if flush_each:
+                        self.wfile.flush()
                     sent += len(chunk)
                     if sent >= limit:
                         break
@@ -275,6 +290,27 @@ def _make_handler(server: ReplayServer):
                 self.close_connection = True
 
     return Handler
+
+
+class _Paced(tuple):
+    """``(chunks, length)`` whose chunks are flushed one by one (each is its own network read)."""
+
+
+def _trickle(data: bytes, per_byte: float) -> _Paced:
+    def gen():
+        yield data[:64]
+        for i in range(64, len(data)):
+            time.sleep(per_byte)
+            yield data[i:i + 1]
+    return _Paced((gen(), len(data)))
+
+
+def _short_first(data: bytes) -> _Paced:
+    def gen():
+        yield data[:3]
+        time.sleep(0.05)
+        yield data[3:]
+    return _Paced((gen(), len(data)))
 
 
 def serve_forever_in_process(setup: Callable[[ReplayServer], None], port_queue) -> None:  # pragma: no cover - benches

@@ -140,7 +140,7 @@ def test_secrets_stay_out_of_messages_and_off_other_hosts(tmp_path):
         other.add("/file.jpg", JPEG)
         home.add_handler("/redirect", lambda req: Response(302, b"", {"Location": other.url("/file.jpg")}, "text/plain"))
         home.add("/denied", b"no", always="403")
-        d = dl(secret_headers={"X-Auth-Token": "tok-123"}, auth=("user", "pw-456"))
+        d = dl(secret_headers={"X-Auth-Token": "tok-123"}, auth=("user", "pw-456"), credential_origin=home.url())
         ok = d.fetch(FileRequest(home.url("/redirect"), tmp_path / "a.jpg", checksum=SHA))
         bad = d.fetch(FileRequest(home.url("/denied") + "?api_key=k-789&x=1", tmp_path / "b.jpg"))
         home_headers = [h for _, _, h in home.log]

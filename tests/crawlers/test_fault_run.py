@@ -1,7 +1,10 @@
 """The fault run: >= 1,000 files, >= 20 % injected faults, kill -9 mid-run, resume.
 
 Every good file must end correct, nothing corrupt, nothing twice; permanently bad files are recorded
-as failed items.
+as failed items. Hostile servers too: bodies trickled a byte at a time (cut by the minimum rate,
+resumed with Range), ``Retry-After: 999999`` (given up at once, fetched by the next "run again
+later" run, never slept on), and files whose every response starts with a 3-byte network read
+(sniffed on enough bytes: they must end ok).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from tests.crawlers import physionet_tree
 from tests.crawlers.replay import ReplayServer
 
 RECOVERABLE = ["429", "429-date", "500", "503", "reset", "truncate", "html", "json-error", "corrupt", "empty", "slow"]
+HOSTILE = ["trickle", "retry-after-huge"]     # once each, on 12 files each (a trickle costs its rate window)
 PERMANENT = ["html", "corrupt", "404", "truncate"]
 N_IMAGES = 1000
 
@@ -42,14 +46,22 @@ def test_fault_run_kill_and_resume(tmp_path):
     permanent = set(rng.sample(image_paths, 12))
     for p in permanent:
         always[p] = rng.choice(PERMANENT)
+    short_first = set(rng.sample(sorted(set(image_paths) - permanent), 40))   # every response: a 3-byte first read
+    for p in short_first:
+        always[p] = "short-first"
     for p in image_paths:
-        if p not in permanent and rng.random() < 0.3:
+        if p not in permanent and p not in short_first and rng.random() < 0.3:
             faults[p] = [rng.choice(RECOVERABLE) for _ in range(rng.choice([1, 1, 2]))]
+    clean = rng.sample(sorted(set(image_paths) - permanent - short_first - set(faults)), 24)   # spread over the run
+    for fault, paths in zip(HOSTILE, (clean[:12], clean[12:])):
+        for p in paths:
+            faults[p] = [fault]
     for p in fake.files:
         if p.endswith(".txt") and "SHA256SUMS" not in p and rng.random() < 0.2:
             faults[p] = [rng.choice(RECOVERABLE)]
     n_files = len(fake.images) + len(fake.reports)
     assert (len(faults) + len(permanent)) / n_files >= 0.2
+    started = time.monotonic()
 
     env = {**os.environ, "PHYSIONET_USERNAME": physionet_tree.USER, "PHYSIONET_PASSWORD": physionet_tree.PASSWORD,
            "NETRC": str(tmp_path / "none"), "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
@@ -71,7 +83,13 @@ def test_fault_run_kill_and_resume(tmp_path):
         assert 300 <= lines_at_kill < N_IMAGES
         done = subprocess.run(_cmd(out, srv.url()), env=env, capture_output=True, text=True, timeout=120)
         assert done.returncode == 1, done.stderr  # 1: some items failed for good (recorded, not raised)
+        # a server that asked for 999999 s was not waited for: those items say "run again later" ...
+        later = {sid for sid, it in store.latest().items() if it.status != "ok" and "Retry-After" in (it.error or "")}
+        assert later and all("999999" in store.latest()[sid].error for sid in later)
+        again = subprocess.run(_cmd(out, srv.url()), env=env, capture_output=True, text=True, timeout=120)
+        assert again.returncode == 1, again.stderr    # ... and the next run fetches them (the permanent ones stay)
         hits = Counter(srv.hits)
+    took = time.monotonic() - started
 
     latest = store.latest()
     assert len(latest) == N_IMAGES
@@ -100,6 +118,8 @@ def test_fault_run_kill_and_resume(tmp_path):
     assert sum(hits[p] for p in good_paths) <= len(good_paths) + sum(len(faults.get(p, [])) for p in good_paths) + 100
     stats = json.loads(store.stats_path.read_text())
     assert stats["status"] == {"ok": N_IMAGES - len(bad_ids), "error": len(bad_ids)}
+    assert all(latest[Path(p).stem].status == "ok" for p in short_first)
+    assert took < 240, took     # no trickle or Retry-After parked a thread (it used to take ~25 min per file)
     assert not by_path or True
 
 

@@ -213,6 +213,17 @@ def test_bad_options_stop_before_any_request(tmp_path, options, message):
     assert not (tmp_path / "raw" / "web" / "items.jsonl").exists()
 
 
+@pytest.mark.parametrize("args,what", [(["--start-url", "/index.html"], "start URL '/index.html'"),
+                                       (["--sitemap", "sitemap.xml"], "sitemap 'sitemap.xml'")])
+def test_a_path_without_base_url_is_a_usage_error(tmp_path, capsys, args, what):
+    from medharvest.cli import main
+
+    assert main(["crawl", "web", "--out", str(tmp_path / "out"), "-q", *args]) == 2
+    err = capsys.readouterr().err
+    assert what in err and "is a path" in err and "--base-url" in err
+    assert not (tmp_path / "out" / "raw").exists()                  # stopped before any work
+
+
 def test_cli_lists_web_with_its_terms():
     proc = subprocess.run([sys.executable, "-m", "medharvest", "crawl", "--list"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and "web" in proc.stdout and "robots.txt" in proc.stdout

@@ -11,9 +11,10 @@ import pytest
 from curation.consistency.labels import ProbabilityProvider, label_checks
 from curation.consistency.run import ConsistencyConfig, consistency_run
 from curation.consistency.structured import structured_checks
+from manifests.errors import UsageError
 from manifests.io import read_manifest, write_manifest
 from manifests.schema import from_records, labels_list
-from tests.curation.test_caption import _manifest
+from tests.curation.caption_cases import manifest as _manifest
 
 HDR = {"view": "PA", "modality": "DX", "body_part": "chest", "meta": json.dumps({"patient_sex": "F", "patient_age": 67})}
 
@@ -61,6 +62,8 @@ def test_run_with_provider_filter_and_datasheet(tmp_path):
     probs = {"0": [0.001, 0.998], "1": [0.5, 0.5], "2": [0.02, 0.98]}
     prov = ProbabilityProvider(classes=("Effusion", "No Finding"), name="test-model",
                                predict=lambda paths: np.array([probs[p.stem] for p in paths]))
+    with pytest.raises(UsageError, match="never edits its input"):
+        consistency_run(ConsistencyConfig(), src, src, probabilities=prov)
     s = consistency_run(ConsistencyConfig(), src, tmp_path / "out", probabilities=prov)
     assert s["checked"] == 3 and s["flagged"] == 2
     assert s["flags"] == {"label_contradiction": 1, "view_mismatch": 1}

@@ -361,3 +361,25 @@ def test_sample_dataset_curated_manifest_round_trip(ls_server, ls_client, tmp_pa
     assert [x["finding"] for x in hernia] == ["Hernia"]
     untouched = [k for k in records if k != tasks[0].data["key"]]
     assert all(pulled[k]["labels"] == records[k]["labels"] for k in untouched)
+
+
+def test_push_refuses_images_outside_the_manifest_and_never_registers_root(ls_server, ls_client, tmp_path):
+    from curation.labelstudio.client import Connection
+    from curation.labelstudio.push import PushConfig, push
+    from manifests.io import write_manifest
+    from manifests.schema import from_records
+
+    folder = tmp_path / "ds"      # under the server's document root (the session's base temp folder)
+    manifest = make_manifest(folder, 3, source="outside", seed0=40)
+    rows = read_manifest(manifest).to_pylist()
+    elsewhere = folder.parent / "elsewhere.png"
+    elsewhere.write_bytes((folder / rows[0]["image_path"]).read_bytes())
+    rows[0]["image_path"] = str(elsewhere.resolve())            # absolute, outside the manifest's folder
+    rows[1]["image_path"] = "../elsewhere.png"
+    write_manifest(from_records(rows), manifest)
+    summary = push(Connection(ls_server.url, ls_server.token), manifest, PushConfig(project="outside"))
+    assert summary["imported"] == 1 and summary["refused_outside"] == 2
+    project = _project(ls_client, "outside")
+    storages = [Path(s.path) for s in ls_client.import_storage.local.list(project=project.id)]
+    assert storages and all(p.resolve().is_relative_to(folder.resolve()) for p in storages), storages
+    assert [t.data["key"] for t in _tasks(ls_client, project.id)] == ["outside:00002"]

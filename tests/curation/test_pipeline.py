@@ -227,11 +227,11 @@ def test_a_crashing_decoder_fails_only_its_record(tmp_path, monkeypatch):
 
     if multiprocessing.get_start_method() != "fork":
         pytest.skip("needs fork: the stand-in crashing job is patched in the parent")
+    import curation.engines
     import curation.jobs
-    import curation.pipeline
 
     monkeypatch.setattr(curation.jobs, "image_job", crashing_job)
-    monkeypatch.setattr(curation.pipeline, "image_job", crashing_job)
+    monkeypatch.setattr(curation.engines, "image_job", crashing_job)
     build_store(tmp_path / "data", bad=False)
     s = curate_run(CurateConfig(ocr=False, labels=False, workers=2), [tmp_path / "data"], tmp_path / "out")
     rows = _rows(tmp_path / "out")
@@ -253,7 +253,7 @@ def test_volumes_slides_and_16bit_through_curate_run(tmp_path, shared):
     with store:
         for sid, p in files.items():
             store.append(RawItem("mixed", sid, file=str(p)))  # absolute paths, as importers write them
-    store.close()
+    store.close({"root": str(shared("data"))})  # ... with the dataset root they are under (absolute paths elsewhere are refused)
     out = tmp_path / "out"
     curate_run(CurateConfig(ocr=False, labels=False, keep_16bit=True, thumbnail_size=512, workers=2, wsi_tiles=2,
                             wsi_magnification=10.0, wsi_tile_size=128), [tmp_path / "data"], out)

@@ -25,7 +25,9 @@ def build_rich(root: Path) -> Path:
             r["key"] = ODD_KEYS[i]
             r["source"], r["source_id"] = ODD_KEYS[i].split(":", 1)
     recs[0].update(boxes=[{"label": "Nodule", "x": 2.0, "y": 3.0, "w": 4.0, "h": 5.0, "label_source": "human",
-                           "annotator": "ann1"}],
+                           "annotator": "ann1"},
+                          {"label": "Mass", "x": 8.0, "y": 4.0, "w": 6.0, "h": 8.0, "label_source": "human",
+                           "annotator": "ann1", "polygon": [11.0, 4.0, 14.0, 8.0, 11.0, 12.0, 8.0, 8.0]}],
                    phi_flags=[{"where": "image", "kind": "name", "left": 1, "top": 1, "width": 6, "height": 2,
                                "confidence": 0.91, "redacted": True},
                               {"where": "text", "kind": "date", "left": None, "top": None, "width": None,

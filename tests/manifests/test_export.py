@@ -137,6 +137,17 @@ def read_coco(out: Path, manifest: Path, tmp_path: Path) -> dict:
         ids = [(coco.cats[a["category_id"]]["name"], a["bbox"]) for a in anns
                if coco.cats[a["category_id"]]["supercategory"] == "identifier"]
         assert lesions == [(b["label"], [b["x"], b["y"], b["w"], b["h"]]) for b in row["boxes"]]
+        outlined = [a for a in anns if coco.cats[a["category_id"]]["supercategory"] == "lesion"]
+        for a, b in zip(outlined, row["boxes"], strict=True):
+            if b["polygon"] is None:          # a plain box: no outline, its area
+                assert "segmentation" not in a and a["area"] == b["w"] * b["h"]
+                continue
+            assert a["segmentation"] == [b["polygon"]]          # boxes.polygon is COCO's polygon segmentation
+            mask = coco.annToMask(a)                              # pycocotools rasterises it at the image size
+            assert mask.shape == (img["height"], img["width"])
+            ys, xs = np.nonzero(mask)
+            assert b["x"] <= xs.min() and xs.max() < b["x"] + b["w"] and b["y"] <= ys.min() and ys.max() < b["y"] + b["h"]
+            assert int(mask.sum()) == a["area"] < b["w"] * b["h"]             # the outline's area, not the box's
         assert ids == [(f"identifier/{p['kind']}", [p["left"], p["top"], p["width"], p["height"]])
                        for p in row["phi_flags"] if p["where"] == "image"]
         got[img["key"]] = {"labels": exp[img["key"]]["labels"], "image": file_sha(out.parent / img["file_name"])}
@@ -474,3 +485,33 @@ def test_the_text_for_an_image_falls_back_to_its_newest_ok_caption(rich, tmp_pat
     recs = {r["records/key"]: r for r in mlc.Dataset(jsonld=str(tmp_path / "cr" / "croissant.json")).records("records")}
     assert recs[b"sample:10"]["records/image_text"] == b"Frontal chest radiograph."
     assert json.loads(recs[b"sample:10"]["records/captions"])[1]["captioner"] == "template"
+
+
+def test_coco_exports_an_outline_that_is_no_polygon_as_a_plain_box(tmp_path):
+    recs = make_records(tmp_path, 1)
+    recs[0]["boxes"] = [{"label": "Mass", "x": 1.0, "y": 1.0, "w": 4.0, "h": 2.0, "polygon": [1.0, 1.0, 5.0, 3.0]}]
+    s = export(from_records(recs), tmp_path / "c.json", "coco", ctx=ExportContext(images_root=tmp_path))
+    assert s["boxes"] == {"lesion": 1, "identifier": 0, "polygons": 0, "bad_polygons": 1}
+    (ann,) = json.loads((tmp_path / "c.json").read_text())["annotations"]
+    assert "segmentation" not in ann and ann["area"] == 8.0 and ann["bbox"] == [1.0, 1.0, 4.0, 2.0]
+
+
+def test_a_shard_being_written_when_an_error_strikes_is_removed(tmp_path):
+    import pyarrow as pa
+
+    from manifests.ops.export._common import ROW_GROUP, ParquetShards
+    from manifests.ops.export.webdataset import _Shards
+
+    with pytest.raises(RuntimeError), ParquetShards(tmp_path / "p", pa.schema([("k", pa.int64())]), None,
+                                                    lambda i: f"s-{i}.parquet") as shards:
+        (tmp_path / "p").mkdir()
+        for k in range(ROW_GROUP + 1):           # one row group already in the open file
+            shards.add({"k": k})
+        raise RuntimeError("disk full")
+    assert list((tmp_path / "p").iterdir()) == []
+    (tmp_path / "w").mkdir()
+    with pytest.raises(RuntimeError), _Shards(tmp_path / "w", "train", 2) as tars:
+        for k in range(3):                       # shard 0 complete, shard 1 half written
+            tars.add(f"k{k}", {"image_path": "x.png"}, b"png")
+        raise RuntimeError("disk full")
+    assert [p.name for p in (tmp_path / "w").iterdir()] == ["train-000000.tar"] and tars.names == ["train-000000.tar"]

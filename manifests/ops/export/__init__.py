@@ -22,16 +22,13 @@ a status other than ``ok``), ``format`` and ``out``.
 from __future__ import annotations
 
 import functools
-import importlib
-import inspect
 import os
-import pkgutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from manifests.errors import UsageError
-from manifests.registry import lookup
+from manifests.registry import declared_classes, lookup
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -72,19 +69,8 @@ class Exporter:
 @functools.cache
 def formats() -> dict[str, type[Exporter]]:
     """``--format`` name -> exporter class, from the package's format modules, sorted by name."""
-    found: dict[str, type[Exporter]] = {}
-    for info in pkgutil.iter_modules(__path__, __name__ + "."):
-        if info.ispkg or info.name.rsplit(".", 1)[-1].startswith("_"):
-            continue
-        module = importlib.import_module(info.name)
-        for _, cls in inspect.getmembers(module, inspect.isclass):
-            if not (issubclass(cls, Exporter) and cls.__module__ == module.__name__ and getattr(cls, "name", None)):
-                continue
-            if cls.name in found:
-                raise RuntimeError(f"two export formats named {cls.name!r}: {found[cls.name].__module__}."
-                                   f"{found[cls.name].__qualname__} and {module.__name__}.{cls.__qualname__}")
-            found[cls.name] = cls
-    return dict(sorted(found.items()))
+    return declared_classes(__name__, Exporter, "export formats",
+                            skip=lambda name: name.rsplit(".", 1)[-1].startswith("_"))
 
 
 def format_for(out: str | os.PathLike, fmt: str | None = None) -> type[Exporter]:

@@ -201,19 +201,28 @@ def remove_stale(directory: Path, pattern: str, keep: set[str]) -> int:
 ROW_GROUP = 64
 
 
-class ParquetShards:
-    """Parquet files of at most ``size`` rows (``None``: one file), named ``name(i)``, each atomic.
-
-    Rows are buffered one row group at a time, so memory holds ``ROW_GROUP`` images, not a shard.
-    Used as a context manager: on an exception the file being written is removed, never left half.
+class AtomicShards:
+    """Numbered shard files of at most ``size`` rows (``None``: one file) in ``directory``, written
+    one after another, each through :func:`manifests.io.atomic_path`. A context manager: on an
+    exception the shard being written is removed, never left half. Subclasses name a shard
+    (:meth:`shard_name`), open its writer on the temp path (:meth:`_open`: an object with
+    ``close()``), get it with :meth:`_writer` and call :meth:`_counted` after each row.
     """
 
-    def __init__(self, directory: Path, schema, size: int | None, name):
-        self.dir, self.schema, self.size, self.name = Path(directory), schema, size, name
+    #: suffix of the temp file (some writers pick the format by it)
+    suffix = ""
+
+    def __init__(self, directory: Path, size: int | None):
+        self.dir, self.size = Path(directory), size
         self.names: list[str] = []
-        self._rows: list[dict] = []
-        self._writer = self._ctx = None
+        self._file = self._ctx = None
         self._n = 0
+
+    def shard_name(self, i: int) -> str:
+        raise NotImplementedError
+
+    def _open(self, tmp: Path):
+        raise NotImplementedError
 
     def __enter__(self):
         return self
@@ -222,39 +231,68 @@ class ParquetShards:
         if exc[0] is None:
             self.close()
         elif self._ctx is not None:
-            self._writer.close()
+            self._file.close()
             self._ctx.__exit__(*exc)          # atomic_path removes its temp file
-            self._writer = self._ctx = None
+            self._file = self._ctx = None
         return False
 
-    def add(self, row: dict) -> None:
-        self._rows.append(row)
+    def _writer(self):
+        """The open shard's writer (a new shard is opened when none is)."""
+        if self._file is None:
+            from manifests.io import atomic_path
+
+            self._ctx = atomic_path(self.dir / self.shard_name(len(self.names)), self.suffix)
+            self._file = self._open(self._ctx.__enter__())
+        return self._file
+
+    def _counted(self) -> None:
+        """One more row: a full shard is closed."""
         self._n += 1
-        if len(self._rows) == ROW_GROUP or self._n == self.size:
-            self._flush()
         if self._n == self.size:
             self.close()
 
-    def _flush(self) -> None:
-        import pyarrow as pa
+    def close(self) -> None:
+        if self._file is None:
+            return
+        self._file.close()
+        self._ctx.__exit__(None, None, None)
+        self.names.append(self.shard_name(len(self.names)))
+        self._file = self._ctx = None
+        self._n = 0
+
+
+class ParquetShards(AtomicShards):
+    """Parquet shards named ``name(i)``. Rows are buffered one row group at a time, so memory holds
+    ``ROW_GROUP`` images, not a shard."""
+
+    suffix = ".parquet"
+
+    def __init__(self, directory: Path, schema, size: int | None, name):
+        super().__init__(directory, size)
+        self.schema, self.name = schema, name
+        self._rows: list[dict] = []
+
+    def shard_name(self, i: int) -> str:
+        return self.name(i)
+
+    def _open(self, tmp: Path):
         import pyarrow.parquet as pq
 
-        from manifests.io import atomic_path
+        return pq.ParquetWriter(tmp, self.schema, compression="zstd")
 
-        if not self._rows:
-            return
-        if self._writer is None:
-            self._ctx = atomic_path(self.dir / self.name(len(self.names)), ".parquet")
-            self._writer = pq.ParquetWriter(self._ctx.__enter__(), self.schema, compression="zstd")
-        self._writer.write_table(pa.Table.from_pylist(self._rows, schema=self.schema), row_group_size=ROW_GROUP)
-        self._rows = []
+    def add(self, row: dict) -> None:
+        self._rows.append(row)
+        if len(self._rows) == ROW_GROUP:
+            self._flush()
+        self._counted()
+
+    def _flush(self) -> None:
+        import pyarrow as pa
+
+        if self._rows:
+            self._writer().write_table(pa.Table.from_pylist(self._rows, schema=self.schema), row_group_size=ROW_GROUP)
+            self._rows = []
 
     def close(self) -> None:
         self._flush()
-        if self._writer is None:
-            return
-        self._writer.close()
-        self._ctx.__exit__(None, None, None)
-        self.names.append(self.name(len(self.names)))
-        self._writer = self._ctx = None
-        self._n = 0
+        super().close()

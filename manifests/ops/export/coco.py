@@ -6,7 +6,11 @@
 * ``annotations``: the ``boxes`` column (lesions: ``{label, x, y, w, h}`` in image pixels) and the
   ``phi_flags`` found in the image (``where == "image"``: ``left, top, width, height``; the identifier
   text is never stored). ``bbox`` is COCO's ``[x, y, width, height]``; ``attributes`` keeps the label
-  source, annotator, OCR confidence and whether the identifier was redacted.
+  source, annotator, OCR confidence and whether the identifier was redacted. A lesion whose box has
+  an outline (``boxes.polygon``, schema 2.1: flat ``[x0, y0, x1, y1, ...]`` in the same pixels) gets it
+  as COCO's polygon ``segmentation`` (``[[x0, y0, ...]]``) and the polygon's area as ``area``; a plain
+  box has no ``segmentation`` and ``area`` = w * h. An outline of fewer than 3 points or an odd number
+  of values is not a polygon: the box is exported without it (counted as ``bad_polygons``).
 * ``categories``: one per lesion label (``supercategory`` ``lesion``, findings in vocabulary order)
   and one per identifier kind (``identifier/<kind>``, ``supercategory`` ``identifier``).
 
@@ -72,7 +76,7 @@ class CocoExport(Exporter):
             if r["license"] and r["license"] not in licences:
                 licences[r["license"]] = {"id": len(licences) + 1, "name": r["license"], "url": r["license_url"] or ""}
         doc_images, anns = [], []
-        counts = {LESION: 0, IDENTIFIER: 0}
+        counts = {LESION: 0, IDENTIFIER: 0, "polygons": 0, "bad_polygons": 0}
         for i, r in enumerate(rows, start=1):
             path = images.path(r)
             w, h = _size(r, path)
@@ -85,8 +89,14 @@ class CocoExport(Exporter):
             for b in r["boxes"] or []:
                 if not b.get("label") or None in (b.get("x"), b.get("y"), b.get("w"), b.get("h")):
                     continue
-                anns.append(_ann(len(anns) + 1, i, cat_id[b["label"]], (b["x"], b["y"], b["w"], b["h"]),
-                                 {"label_source": b.get("label_source"), "annotator": b.get("annotator")}))
+                ann = _ann(len(anns) + 1, i, cat_id[b["label"]], (b["x"], b["y"], b["w"], b["h"]),
+                           {"label_source": b.get("label_source"), "annotator": b.get("annotator")})
+                if b.get("polygon"):
+                    poly = _polygon(b["polygon"])
+                    counts["polygons" if poly else "bad_polygons"] += 1
+                    if poly:
+                        ann.update(segmentation=[poly], area=_polygon_area(poly))
+                anns.append(ann)
                 counts[LESION] += 1
             for p in r["phi_flags"] or []:
                 if _is_image_box(p):
@@ -112,3 +122,15 @@ def _ann(ann_id: int, image_id: int, category_id: int, box: tuple, attributes: d
     x, y, w, h = (float(v) for v in box)
     return {"id": ann_id, "image_id": image_id, "category_id": category_id, "bbox": [x, y, w, h],
             "area": w * h, "iscrowd": 0, "attributes": attributes}
+
+
+def _polygon(flat) -> list[float] | None:
+    """The outline as COCO's flat polygon, or None when it is not one (under 3 points, odd length)."""
+    values = [float(v) for v in flat]
+    return values if len(values) >= 6 and len(values) % 2 == 0 else None
+
+
+def _polygon_area(poly: list[float]) -> float:
+    """Shoelace area of a flat ``[x0, y0, x1, y1, ...]`` polygon."""
+    xs, ys = poly[0::2], poly[1::2]
+    return abs(sum(xs[k] * ys[k - 1] - xs[k - 1] * ys[k] for k in range(len(xs)))) / 2.0

@@ -21,7 +21,8 @@ from pathlib import Path
 
 from manifests.ops.export import ExportContext, Exporter
 from manifests.schema import record_text
-from manifests.ops.export._common import ImageSource, image_suffix, json_safe, remove_stale, safe_key, split_groups
+from manifests.ops.export._common import (AtomicShards, ImageSource, image_suffix, json_safe, remove_stale, safe_key,
+                                          split_groups)
 
 SPLIT_NAMES = {"train": "train", "val": "val", "test": "test"}
 #: record columns left out of the ``.json`` (the image is the member itself)
@@ -45,50 +46,27 @@ def sample_json(row: dict) -> dict:
     return rec
 
 
-class _Shards:
+class _Shards(AtomicShards):
     """Writes ``<split>-NNNNNN.tar`` files one after another, each atomically, streaming members."""
 
     def __init__(self, out: Path, split: str, size: int):
-        self.out, self.split, self.size = out, split, size
-        self.names: list[str] = []
-        self._ctx = self._tar = None
-        self._n = 0
+        super().__init__(out, size)
+        self.split = split
 
-    def __enter__(self):
-        return self
+    def shard_name(self, i: int) -> str:
+        return f"{self.split}-{i:06d}.tar"
 
-    def __exit__(self, *exc):
-        if exc[0] is None:
-            self.close()
-        elif self._tar is not None:
-            self._tar.close()
-            self._ctx.__exit__(*exc)          # atomic_path removes its temp file
-            self._ctx = self._tar = None
-        return False
+    def _open(self, tmp: Path):
+        return tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT)
 
     def add(self, key: str, row: dict, data: bytes) -> None:
-        if self._tar is None:
-            from manifests.io import atomic_path
-
-            self._ctx = atomic_path(self.out / f"{self.split}-{len(self.names):06d}.tar")
-            self._tar = tarfile.open(self._ctx.__enter__(), "w", format=tarfile.PAX_FORMAT)
-        _member(self._tar, f"{key}.{image_suffix(row.get('image_path'))}", data)
-        _member(self._tar, f"{key}.json", json.dumps(sample_json(row), ensure_ascii=False, sort_keys=True).encode())
+        tar = self._writer()
+        _member(tar, f"{key}.{image_suffix(row.get('image_path'))}", data)
+        _member(tar, f"{key}.json", json.dumps(sample_json(row), ensure_ascii=False, sort_keys=True).encode())
         text, _ = record_text(row)
         if text:
-            _member(self._tar, f"{key}.txt", text.encode())
-        self._n += 1
-        if self._n == self.size:
-            self.close()
-
-    def close(self) -> None:
-        if self._tar is None:
-            return
-        self._tar.close()
-        self._ctx.__exit__(None, None, None)
-        self.names.append(f"{self.split}-{len(self.names):06d}.tar")
-        self._ctx = self._tar = None
-        self._n = 0
+            _member(tar, f"{key}.txt", text.encode())
+        self._counted()
 
 
 class WebDatasetExport(Exporter):
