@@ -41,7 +41,7 @@ def register(sub) -> None:
                                                   "batch 128, generator quality)")
     p.add_argument("--min-train", type=int, default=None, help="classes need this many train rows (and val/test rows)")
     p.add_argument("--folds", type=int, default=None,
-                   help="K >= 2: patient-grouped K-fold cross-validation instead of the manifest's split; out-of-fold "
+                   help="K >= 3: patient-grouped K-fold cross-validation instead of the manifest's split; out-of-fold "
                         "test scores are pooled per seed (for small sets; K x the compute)")
     p.add_argument("--workers", type=int, default=None,
                    help="jobs run in parallel processes, 1 CPU thread each (default: min(jobs, cores))")

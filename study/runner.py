@@ -19,7 +19,7 @@ Every arm is evaluated on the same test split (no synthetic rows ever there). Ou
 ``out/*.png``, ``out/summary.html`` (self-contained), ``out/stats.json`` last. Finished pieces are
 skipped on re-run (resume).
 
-Cross-validation (``folds`` = K >= 2), for sets too small for one fixed test split (568 NIH images
+Cross-validation (``folds`` = K >= 3), for sets too small for one fixed test split (568 NIH images
 leave two test positives for a rare class, and AUROC from two positives swings by 0.3 between
 seeds): the manifest's own split is ignored; each seed draws a patient-grouped, label-stratified
 K-fold partition (:func:`manifests.ops.split.fold_codes`), and fold k is the test set of
@@ -307,7 +307,7 @@ def run_experiment(manifest: str | Path, out: str | Path, *, seeds: int = 3, bud
     single-threaded seeds beat one two-threaded seed; on a GPU they share the device); default
     ``min(jobs, cpu_count)``. With workers > 1 the caller's main module must be import-safe
     (``if __name__ == "__main__":``).
-    ``budget``: a name in :data:`BUDGETS` or a :class:`Budget`. ``folds`` >= 2: K-fold cross-validation
+    ``budget``: a name in :data:`BUDGETS` or a :class:`Budget`. ``folds`` >= 3: K-fold cross-validation
     (see the module docstring) instead of the manifest's split; jobs are (seed, fold) pairs.
     ``imbalance`` = (class, ratio): each seed keeps only ``ratio`` of the class's train rows
     (:func:`imbalanced_manifests`); that class is the minority.
@@ -319,8 +319,10 @@ def run_experiment(manifest: str | Path, out: str | Path, *, seeds: int = 3, bud
     b = budget_from(budget)
     if seeds < 1:
         raise UsageError("--seeds must be >= 1")
-    if folds == 1 or folds < 0:
-        raise UsageError(f"--folds {folds}: use 0 (the manifest's split) or K >= 2")
+    if folds in (1, 2) or folds < 0:
+        # fold k is the test set, fold k+1 the val set, the rest train: with 2 folds nothing is left to train on
+        raise UsageError(f"--folds {folds}: use 0 (the manifest's split) or K >= 3 "
+                         "(fold k tests, fold k+1 validates, the other K-2 train)")
     if folds and imbalance:
         raise UsageError("--imbalance works on the manifest's split, not with --folds")
     manifest = resolve_manifest(manifest)

@@ -120,6 +120,15 @@ def test_budget_presets_and_toml_through_resolve(tmp_path):
     assert not (tmp_path / "o").exists()                       # refused before any work
 
 
+def test_two_folds_refused_before_any_work(toy, tmp_path):
+    """Fold k tests, fold k+1 validates: with 2 folds nothing is left to train on (the GAN then failed
+    after the folds were written, "only 0 real train rows"). Refused up front: exit 2, nothing written."""
+    from medharvest.cli import main
+
+    assert main(["experiment", str(toy), "--out", str(tmp_path / "o"), "--folds", "2", "-q"]) == 2
+    assert not (tmp_path / "o").exists()
+
+
 def test_imbalanced_manifests_keep_whole_patients_of_the_class(toy, tmp_path):
     from study.designs import imbalanced_manifests
     from training.dataset_view import load_view
