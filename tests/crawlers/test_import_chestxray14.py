@@ -52,7 +52,7 @@ def test_real_64px_folder_yields_568_ok_items(shared, tmp_path):
     assert Counter(it.view for it in items.values()) == {"PA": 411, "AP": 157}
     assert len({it.patient_id for it in items.values()}) == 176
     it = items["00000003_000.png"]
-    assert Path(it.file).is_absolute() and Path(it.file).is_file() and it.file.startswith(str(root))
+    assert Path(it.file).is_absolute() and Path(it.file).is_file() and it.file.startswith(str(root.resolve()))
     assert it.patient_id == "00000003" and it.study_id == "00000003_000" and it.label_source == "dataset"
     assert it.labels["Hernia"] == "positive" and it.labels["No Finding"] == "negative"
     assert it.meta["Follow-up #"] == 7 and it.meta["OriginalImageWidth"] == 2582
