@@ -51,6 +51,17 @@ def verified_done(store: RawStore, *, rehash: bool = False) -> set[str]:
     return done
 
 
+def first_sight(sid: str, done: set[str], seen: set[str], counts) -> bool:
+    """True the first time a run meets ``sid`` and it is not done before (then it is marked seen);
+    otherwise counts it as ``skipped_done`` or ``skipped_duplicate``. Shared by the local pipeline and
+    the Ray plan writer, so both skip the same items."""
+    if sid in done or sid in seen:
+        counts["skipped_done" if sid in done else "skipped_duplicate"] += 1
+        return False
+    seen.add(sid)
+    return True
+
+
 #: PDFium is not thread-safe (concurrent documents crash the process with a double free), and the
 #: pipeline fetches on a thread pool: every PDFium call goes through this lock.
 _PDFIUM_LOCK = threading.Lock()
@@ -225,11 +236,8 @@ class DownloadPipeline:
     async def process_item(self, item):
         if not isinstance(item, dict) or "source_id" not in item:
             return item
-        sid = item["source_id"]
-        if sid in self.done or sid in self.seen:
-            self.counts["skipped_done" if sid in self.done else "skipped_duplicate"] += 1
+        if not first_sight(item["source_id"], self.done, self.seen, self.counts):
             return item
-        self.seen.add(sid)
         if self.spider.fatal_message:   # disk full: the crawl is stopping; this item stays to do
             return item
         raw = await asyncio.wrap_future(self.pool.submit(self._fetch_item_safe, item))

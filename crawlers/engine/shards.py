@@ -38,7 +38,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from manifests.io import atomic_path, write_json_atomic
 from manifests.raw import RawItem, RawStore
 
-from crawlers.engine.pipeline import verified_done
+from crawlers.engine.pipeline import first_sight, verified_done
 
 log = logging.getLogger(__name__)
 PLAN_DIR = ".plan"
@@ -70,11 +70,8 @@ class PlanPipeline:
     def process_item(self, item):
         if not isinstance(item, dict) or "source_id" not in item:
             return item
-        sid = item["source_id"]
-        if sid in self.done or sid in self.seen:
-            self.counts["skipped_done" if sid in self.done else "skipped_duplicate"] += 1
+        if not first_sight(item["source_id"], self.done, self.seen, self.counts):
             return item
-        self.seen.add(sid)
         self.fh.write(json.dumps(_plan_item(item), ensure_ascii=False, sort_keys=True, default=str) + "\n")
         return item
 
